@@ -1,0 +1,3 @@
+from e200.cli import main
+
+main()

@@ -1,0 +1,46 @@
+"""Errors as RFC 9457 problem+json, mapped in one place from the typed domain errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from e200.kernel import E200Error
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(E200Error)
+    async def _domain(request: Request, exc: E200Error) -> JSONResponse:
+        extra = {"field": exc.field} if exc.field else {}
+        return problem(exc.status, exc.title, exc.detail, instance=request.url.path, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(422, "Invalid input", detail, instance=request.url.path,
+                       field=errors[0]["field"] if errors else None, errors=errors)  # fmt: skip
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail),
+                       instance=request.url.path)  # fmt: skip

@@ -1,0 +1,145 @@
+"""REST routes of the archive, generated from the asset kinds (``/api/v1/<plural>``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, status
+
+from e200.archives import service
+from e200.archives.kinds import KINDS, AssetKind
+from e200.archives.model import (
+    OrgUnitIn,
+    OrgUnitOut,
+    OrgUnitPatch,
+    Page,
+    RelationIn,
+    RelationOut,
+    RetireIn,
+    Topology,
+    TreeNode,
+)
+from e200.db.web import ConnDep, ScopeDep
+
+router = APIRouter(prefix="/api/v1", tags=["archives"])
+
+At = Annotated[datetime | None, Query(description="As of this time (ISO 8601); default now.")]
+
+
+@router.get("/org-units", response_model=list[OrgUnitOut], tags=["org units"])
+def list_org_units(
+    conn: ConnDep, scope: ScopeDep,
+    under: Annotated[str | None, Query(description="Only this unit's subtree.")] = None,
+    children_of: Annotated[str | None, Query(description="Only this unit's children.")] = None,
+) -> list[OrgUnitOut]:  # fmt: skip
+    return service.list_org_units(conn, scope, under=under, children_of=children_of)
+
+
+@router.post("/org-units", response_model=OrgUnitOut, status_code=201, tags=["org units"])
+def create_org_unit(data: OrgUnitIn, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
+    return service.create_org_unit(conn, data, scope)
+
+
+@router.get("/org-units/{code}", response_model=OrgUnitOut, tags=["org units"])
+def get_org_unit(code: str, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
+    return service.get_org_unit(conn, code, scope)
+
+
+@router.patch("/org-units/{code}", response_model=OrgUnitOut, tags=["org units"])
+def update_org_unit(code: str, patch: OrgUnitPatch, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
+    return service.update_org_unit(conn, code, patch, scope)
+
+
+@router.get("/transformers/{asset_number}/topology", response_model=Topology,
+            tags=["transformers"])  # fmt: skip
+def transformer_topology(asset_number: str, conn: ConnDep, scope: ScopeDep, at: At = None
+                         ) -> Topology:  # fmt: skip
+    """The station area as it was at ``at``: feeder, substation, org unit, terminals, meters."""
+    return service.topology(conn, asset_number, at, scope)
+
+
+@router.get("/archive-tree", response_model=list[TreeNode], tags=["org units"])
+def archive_tree(
+    conn: ConnDep, scope: ScopeDep, kind: str | None = None, key: str | None = None
+) -> list[TreeNode]:
+    """Children of one node of the archive tree (no ``kind``: the top org units)."""
+    return service.tree_children(conn, kind, key, scope)
+
+
+def _add_kind_routes(kind: AssetKind) -> None:
+    base = f"/{kind.plural}"
+    tag = kind.plural
+    create_model = kind.create_model
+    patch_model = kind.patch_model
+
+    def list_(
+        conn: ConnDep, scope: ScopeDep,
+        org_unit: Annotated[str | None, Query(description="Org unit code")] = None,
+        subtree: Annotated[bool, Query(description="Include the unit's subtree")] = True,
+        parent: Annotated[str | None, Query(description="Parent asset number")] = None,
+        q: Annotated[str | None, Query(description="Asset number prefix or name part")] = None,
+        status_: Annotated[str | None, Query(alias="status")] = None,
+        sort: Annotated[str, Query(description="Column, '-' prefix for descending")] = (
+            "asset_number"),
+        limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        at: At = None,
+    ) -> Page:  # fmt: skip
+        return service.list_assets(
+            conn, kind, scope, org_unit_code=org_unit, subtree=subtree, parent=parent, q=q,
+            status=status_, sort=sort, limit=limit, offset=offset, at=at,
+        )  # fmt: skip
+
+    def create(conn: ConnDep, scope: ScopeDep, data: Any) -> dict[str, Any]:
+        return service.create_asset(conn, kind, data, scope)
+
+    create.__annotations__["data"] = Annotated[create_model, Body()]
+
+    def get(asset_number: str, conn: ConnDep, scope: ScopeDep) -> dict[str, Any]:
+        return service.get_asset(conn, kind, asset_number, scope)
+
+    def patch(asset_number: str, conn: ConnDep, scope: ScopeDep, data: Any) -> dict[str, Any]:
+        return service.update_asset(conn, kind, asset_number, data, scope)
+
+    patch.__annotations__["data"] = Annotated[patch_model, Body()]
+
+    def retire(asset_number: str, conn: ConnDep, scope: ScopeDep,
+               data: RetireIn | None = None) -> dict[str, Any]:  # fmt: skip
+        return service.retire_asset(conn, kind, asset_number, data.at if data else None, scope)
+
+    def history(asset_number: str, relation: str, conn: ConnDep, scope: ScopeDep
+                ) -> list[RelationOut]:  # fmt: skip
+        return service.relation_history(conn, kind, asset_number, relation, scope)
+
+    def set_relation(asset_number: str, relation: str, data: RelationIn, conn: ConnDep,
+                     scope: ScopeDep) -> list[RelationOut]:  # fmt: skip
+        return service.set_relation(conn, kind, asset_number, relation, data, scope)
+
+    relations = "org_unit" + (
+        f" or {kind.parent_relation.parent}" if kind.parent_relation else ""
+    )
+    router.add_api_route(base, list_, methods=["GET"], response_model=Page, tags=[tag],
+                         summary=f"List {kind.plural}", name=f"list_{kind.plural}")
+    router.add_api_route(base, create, methods=["POST"], status_code=status.HTTP_201_CREATED,
+                         tags=[tag], summary=f"Create a {kind.name}", name=f"create_{kind.name}")
+    router.add_api_route(f"{base}/{{asset_number}}", get, methods=["GET"], tags=[tag],
+                         summary=f"Get a {kind.name}", name=f"get_{kind.name}")
+    router.add_api_route(f"{base}/{{asset_number}}", patch, methods=["PATCH"], tags=[tag],
+                         summary=f"Change a {kind.name}'s attributes", name=f"patch_{kind.name}")
+    router.add_api_route(f"{base}/{{asset_number}}/retire", retire, methods=["POST"], tags=[tag],
+                         summary=f"Retire a {kind.name}", name=f"retire_{kind.name}")
+    router.add_api_route(
+        f"{base}/{{asset_number}}/relations/{{relation}}", history, methods=["GET"], tags=[tag],
+        response_model=list[RelationOut], name=f"relation_history_{kind.name}",
+        summary=f"History of a {kind.name}'s relation ({relations})",
+    )
+    router.add_api_route(
+        f"{base}/{{asset_number}}/relations/{{relation}}", set_relation, methods=["POST"],
+        tags=[tag], response_model=list[RelationOut], name=f"set_relation_{kind.name}",
+        summary=f"Attach a {kind.name} to a new {relations} from a time",
+    )  # fmt: skip
+
+
+for _kind in KINDS.values():
+    _add_kind_routes(_kind)

@@ -1,0 +1,120 @@
+"""``e200``: start the system, run migrations, inspect the database."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from e200 import __version__, logs
+from e200.config import Settings
+
+app = typer.Typer(
+    help="E200 master station for distribution networks.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold database passwords
+)
+db_app = typer.Typer(help="Database: migrations and status.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    logs.configure(settings.log_level, settings.log_json)
+    return settings
+
+
+@app.command()
+def version() -> None:
+    """Print the E200 version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default 8000).")] = None,
+    demo: Annotated[bool | None, typer.Option("--demo/--no-demo",
+                                              help="Load the demo grid when empty.")] = None,
+) -> None:  # fmt: skip
+    """Start everything: database (embedded unless E200_DATABASE_URL), migrations, API, console."""
+    import uvicorn
+
+    from e200 import auth
+    from e200.api import create_app
+    from e200.db import Database, EmbeddedPostgresError, upgrade
+    from e200.sim import load_demo_grid
+
+    settings = _settings(host=host, port=port, load_demo_grid=demo)
+    started = time.monotonic()
+    with console.status("Starting the database…"):
+        try:
+            database = Database.open(settings)
+        except EmbeddedPostgresError as exc:
+            console.print(f"[red]Cannot start the embedded PostgreSQL:[/] {exc}")
+            raise typer.Exit(2) from exc
+    try:
+        with console.status("Migrating the schema…"):
+            upgrade(database.engine)
+        admin_password = auth.ensure_admin(database.engine)
+        if settings.load_demo_grid:
+            with console.status("Loading the demo grid…"):
+                written = load_demo_grid(database.engine)
+            if written:
+                console.print(f"Demo grid loaded: {written} assets.")
+        web_app = create_app(settings, database.engine)
+        url = f"http://{settings.host}:{settings.port}"
+        lines = [f"Console   [bold]{url}/console/[/]", f"API docs  {url}/api/docs"]
+        if admin_password:
+            lines.append(f"Login     [bold]admin[/] / [bold]{admin_password}[/]  "
+                         "(shown once; you will be asked to change it)")  # fmt: skip
+        else:
+            lines.append("Login     admin (password as shown at the first start)")
+        lines.append(f"Ready in {time.monotonic() - started:.1f} s. Ctrl-C stops everything.")
+        console.print(Panel("\n".join(lines), title=f"E200 {__version__}", expand=False))
+        uvicorn.run(web_app, host=settings.host, port=settings.port, log_level="warning",
+                    log_config=None)  # fmt: skip
+    finally:
+        database.close()
+        console.print("E200 stopped.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Run the migrations up to the code's head (idempotent)."""
+    from e200.db import Database, current_revision, upgrade
+
+    database = Database.open(_settings())
+    try:
+        upgrade(database.engine)
+        console.print(f"Schema at revision {current_revision(database.engine)}.")
+    finally:
+        database.close()
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show where the database is and whether its schema is current."""
+    from e200.db import Database, current_revision, head_revision
+
+    settings = _settings()
+    database = Database.open(settings)
+    try:
+        table = Table(show_header=False)
+        table.add_row("database", "embedded" if database.embedded else "external")
+        if database.embedded:
+            table.add_row("data", str(database.embedded.pgdata))
+        table.add_row("schema revision", str(current_revision(database.engine)))
+        table.add_row("code revision", head_revision())
+        console.print(table)
+    finally:
+        database.close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,84 @@
+"""One Settings object for the whole system.
+
+Sources, strongest first: keyword arguments, environment variables (prefix ``E200_``), the TOML
+file named by ``E200_CONFIG``, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="E200_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="External PostgreSQL >= 15 (postgresql://user:pw@host:port/db). When unset, "
+        "E200 starts its embedded PostgreSQL with data under data_dir.",
+    )
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Where E200 keeps its state: embedded PostgreSQL cluster, secrets, logs.",
+    )
+    embedded_pg_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="TCP port of the embedded PostgreSQL on 127.0.0.1; 0 picks a free one.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the API and console listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port of the API and console.")
+    timezone: str = Field(
+        default="UTC",
+        description="The utility's local time zone (IANA name); daily and monthly figures use it.",
+    )
+    load_demo_grid: bool = Field(
+        default=True, description="`e200 up` loads the demo grid when the archive is empty."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool | None = Field(
+        default=None, description="JSON log lines; default: JSON unless stderr is a terminal."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("E200_CONFIG")
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"E200_CONFIG names {path}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

@@ -1,0 +1,40 @@
+"""Mount the console pages into the FastAPI app."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from e200.config import Settings
+
+
+def _storage_secret(settings: Settings) -> str:
+    path = settings.data_path / "console-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def mount(app: FastAPI, settings: Settings) -> None:
+    from nicegui import ui
+
+    from e200.console import pages
+
+    pages.register(app.state.engine)
+
+    @app.get("/", include_in_schema=False)
+    def _root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    ui.run_with(
+        app,
+        mount_path="/console",
+        title="E200",
+        storage_secret=_storage_secret(settings),
+        show_welcome_message=False,
+        reconnect_timeout=10,
+    )
