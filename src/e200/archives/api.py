@@ -116,22 +116,56 @@ def _add_kind_routes(kind: AssetKind) -> None:
                      scope: ScopeDep) -> list[RelationOut]:  # fmt: skip
         return service.set_relation(conn, kind, asset_number, relation, data, scope)
 
-    relations = "org_unit" + (
-        f" or {kind.parent_relation.parent}" if kind.parent_relation else ""
-    )
-    router.add_api_route(base, list_, methods=["GET"], response_model=Page, tags=[tag],
-                         summary=f"List {kind.plural}", name=f"list_{kind.plural}")
-    router.add_api_route(base, create, methods=["POST"], status_code=status.HTTP_201_CREATED,
-                         tags=[tag], summary=f"Create a {kind.name}", name=f"create_{kind.name}")
-    router.add_api_route(f"{base}/{{asset_number}}", get, methods=["GET"], tags=[tag],
-                         summary=f"Get a {kind.name}", name=f"get_{kind.name}")
-    router.add_api_route(f"{base}/{{asset_number}}", patch, methods=["PATCH"], tags=[tag],
-                         summary=f"Change a {kind.name}'s attributes", name=f"patch_{kind.name}")
-    router.add_api_route(f"{base}/{{asset_number}}/retire", retire, methods=["POST"], tags=[tag],
-                         summary=f"Retire a {kind.name}", name=f"retire_{kind.name}")
+    relations = "org_unit" + (f" or {kind.parent_relation.parent}" if kind.parent_relation else "")
     router.add_api_route(
-        f"{base}/{{asset_number}}/relations/{{relation}}", history, methods=["GET"], tags=[tag],
-        response_model=list[RelationOut], name=f"relation_history_{kind.name}",
+        base,
+        list_,
+        methods=["GET"],
+        response_model=Page,
+        tags=[tag],
+        summary=f"List {kind.plural}",
+        name=f"list_{kind.plural}",
+    )
+    router.add_api_route(
+        base,
+        create,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        tags=[tag],
+        summary=f"Create a {kind.name}",
+        name=f"create_{kind.name}",
+    )
+    router.add_api_route(
+        f"{base}/{{asset_number}}",
+        get,
+        methods=["GET"],
+        tags=[tag],
+        summary=f"Get a {kind.name}",
+        name=f"get_{kind.name}",
+    )
+    router.add_api_route(
+        f"{base}/{{asset_number}}",
+        patch,
+        methods=["PATCH"],
+        tags=[tag],
+        summary=f"Change a {kind.name}'s attributes",
+        name=f"patch_{kind.name}",
+    )
+    router.add_api_route(
+        f"{base}/{{asset_number}}/retire",
+        retire,
+        methods=["POST"],
+        tags=[tag],
+        summary=f"Retire a {kind.name}",
+        name=f"retire_{kind.name}",
+    )
+    router.add_api_route(
+        f"{base}/{{asset_number}}/relations/{{relation}}",
+        history,
+        methods=["GET"],
+        tags=[tag],
+        response_model=list[RelationOut],
+        name=f"relation_history_{kind.name}",
         summary=f"History of a {kind.name}'s relation ({relations})",
     )
     router.add_api_route(

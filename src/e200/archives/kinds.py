@@ -33,7 +33,15 @@ class AssetKind:
         return [f for f in self.create_model.model_fields if f not in _NON_COLUMN_INPUTS]
 
 
-_NON_COLUMN_INPUTS = {"asset_number", "org_unit", "valid_from", "substation", "feeder", "transformer", "phase"}
+_NON_COLUMN_INPUTS = {
+    "asset_number",
+    "org_unit",
+    "valid_from",
+    "substation",
+    "feeder",
+    "transformer",
+    "phase",
+}
 
 KINDS: dict[str, AssetKind] = {
     k.name: k

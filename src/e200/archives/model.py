@@ -19,7 +19,9 @@ AssetNumber = Annotated[
         description="Business key, unique per asset type (letters, digits, . _ : / -).",
     ),
 ]
-OrgCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+OrgCode = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
 Status = Literal["in_service", "out_of_service", "retired"]
 OrgUnitKind = Literal["company", "region", "branch", "operating_unit", "district", "team"]
 Phase = Literal["A", "B", "C", "ABC"]
@@ -111,7 +113,7 @@ def _patch_model(fields: type[_In], name: str) -> type[_In]:
     annotations = {k: (f.annotation | None) for k, f in fields.model_fields.items()}  # type: ignore[operator]
     namespace: dict[str, object] = {"__annotations__": annotations}
     for key, info in fields.model_fields.items():
-        namespace[key] = Field(default=None, **_constraints(info))
+        namespace[key] = Field(default=None, **_constraints(info))  # type: ignore[call-overload]
     return type(name, (_In,), namespace)
 
 

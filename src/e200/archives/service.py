@@ -14,12 +14,13 @@ from typing import Any
 import psycopg.errors
 from pydantic import BaseModel
 from sqlalchemy import (
-    Connection,
     ColumnElement,
+    Connection,
     Row,
     Select,
     Table,
     and_,
+    false,
     func,
     insert,
     or_,
@@ -69,12 +70,12 @@ def _active(rel: Table, at: datetime) -> ColumnElement[bool]:
     return and_(rel.c.valid_from <= at, or_(rel.c.valid_to.is_(None), rel.c.valid_to > at))
 
 
-def scope_clause(path_column: Any, scope: Scope) -> ColumnElement[bool]:
+def scope_clause(path_column: ColumnElement[str], scope: Scope) -> ColumnElement[bool]:
     """The one place a query is cut down to the caller's org-unit subtrees."""
     if scope.org_paths is None:
         return true()
     if not scope.org_paths:
-        return path_column.is_(None) & path_column.is_not(None)  # nothing
+        return false()  # an empty scope sees nothing
     return or_(*(path_column.like(root + "%") for root in scope.org_paths))
 
 
@@ -334,7 +335,9 @@ def create_asset(
     values = {c: getattr(data, c) for c in kind.attribute_columns}
     with _translate_db_errors(kind.name):
         new_id = conn.execute(
-            insert(kind.table).values(asset_number=asset_number, **values).returning(kind.table.c.id)
+            insert(kind.table)
+            .values(asset_number=asset_number, **values)
+            .returning(kind.table.c.id)
         ).scalar_one()
     _insert_relation(conn, kind.org_relation, new_id, org_id, at)
     if spec is not None and parent_row is not None:
@@ -590,8 +593,8 @@ _TREE_CHILD: dict[str, tuple[str, ...]] = {
 TREE_CHILD_LIMIT = 500
 
 
-def _label(number: str, name: str | None) -> str:
-    return f"{number} · {name}" if name else number
+def _label(number: object, name: object) -> str:
+    return f"{number} · {name}" if name else str(number)
 
 
 def tree_children(

@@ -72,7 +72,9 @@ org_unit = Table(
 )
 
 
-def _asset_table(name: str, *columns: Column[object], checks: tuple[CheckConstraint, ...] = ()) -> Table:
+def _asset_table(
+    name: str, *columns: Column[object], checks: tuple[CheckConstraint, ...] = ()
+) -> Table:
     return Table(
         name,
         metadata,

@@ -189,7 +189,8 @@ class EmbeddedPostgres:
         if self.data_dir.exists() and not self.data_dir.stat().st_mode & stat.S_IXOTH:
             raise EmbeddedPostgresError(
                 f"{self.data_dir} is private (no traverse permission for others); the server "
-                f"user {SERVER_USER!r} cannot reach its pgdata folder. Choose another E200_DATA_DIR."
+                f"user {SERVER_USER!r} cannot reach its pgdata folder. "
+                "Choose another E200_DATA_DIR."
             )
 
     def _prepare_data_dir(self, account: _RunAs | None) -> None:

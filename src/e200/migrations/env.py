@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -20,7 +22,7 @@ def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
-    opts = {
+    opts: dict[str, Any] = {
         "target_metadata": target_metadata,
         "include_schemas": True,
         "include_name": _include_name,

@@ -54,28 +54,68 @@ def load_demo_grid(engine: Engine, *, seed: int = 200, meters_per_transformer: i
             for s in range(1, 3):
                 sub = f"SS-{code[0]}{s:02d}"
                 create = archives.create_asset
-                create(conn, KINDS["substation"], SubstationIn(
-                    asset_number=sub, name=f"{region_name.split()[0]} {s} 110 kV", voltage_kv=110,
-                    lat=lat0 + s * 0.02, lon=lon0, org_unit=unit, valid_from=DEMO_SINCE), scope)
+                create(
+                    conn,
+                    KINDS["substation"],
+                    SubstationIn(
+                        asset_number=sub,
+                        name=f"{region_name.split()[0]} {s} 110 kV",
+                        voltage_kv=110,
+                        lat=lat0 + s * 0.02,
+                        lon=lon0,
+                        org_unit=unit,
+                        valid_from=DEMO_SINCE,
+                    ),
+                    scope,
+                )
                 for f in range(1, 3):
                     feeder = f"{sub}-F{f}"
-                    create(conn, KINDS["feeder"], FeederIn(
-                        asset_number=feeder, name=f"Feeder {f}", voltage_kv=10, substation=sub,
-                        valid_from=DEMO_SINCE), scope)
+                    create(
+                        conn,
+                        KINDS["feeder"],
+                        FeederIn(
+                            asset_number=feeder,
+                            name=f"Feeder {f}",
+                            voltage_kv=10,
+                            substation=sub,
+                            valid_from=DEMO_SINCE,
+                        ),
+                        scope,
+                    )
                     for t in range(1, 4):
                         dt = f"{feeder}-T{t}"
-                        create(conn, KINDS["transformer"], TransformerIn(
-                            asset_number=dt, name=f"Station area {sub[-3:]}-{f}{t}",
-                            rated_kva=rng.choice([100, 200, 315, 400, 630]),
-                            primary_rated_kv=10, secondary_rated_v=400, vector_group="Dyn11",
-                            no_load_loss_kw=0.5, load_loss_kw=4.0,
-                            lat=lat0 + s * 0.02 + rng.uniform(-0.01, 0.01),
-                            lon=lon0 + f * 0.01 + rng.uniform(-0.01, 0.01),
-                            feeder=feeder, valid_from=DEMO_SINCE), scope)
-                        create(conn, KINDS["terminal"], TerminalIn(
-                            asset_number=f"TTU-{dt}", name="Station-area terminal",
-                            protocol="mqtt", reporting_interval_min=15, transformer=dt,
-                            valid_from=DEMO_SINCE), scope)
+                        create(
+                            conn,
+                            KINDS["transformer"],
+                            TransformerIn(
+                                asset_number=dt,
+                                name=f"Station area {sub[-3:]}-{f}{t}",
+                                rated_kva=rng.choice([100, 200, 315, 400, 630]),
+                                primary_rated_kv=10,
+                                secondary_rated_v=400,
+                                vector_group="Dyn11",
+                                no_load_loss_kw=0.5,
+                                load_loss_kw=4.0,
+                                lat=lat0 + s * 0.02 + rng.uniform(-0.01, 0.01),
+                                lon=lon0 + f * 0.01 + rng.uniform(-0.01, 0.01),
+                                feeder=feeder,
+                                valid_from=DEMO_SINCE,
+                            ),
+                            scope,
+                        )
+                        create(
+                            conn,
+                            KINDS["terminal"],
+                            TerminalIn(
+                                asset_number=f"TTU-{dt}",
+                                name="Station-area terminal",
+                                protocol="mqtt",
+                                reporting_interval_min=15,
+                                transformer=dt,
+                                valid_from=DEMO_SINCE,
+                            ),
+                            scope,
+                        )
                         written += 2
                         for m in range(1, meters_per_transformer + 1):
                             three = m % 10 == 0

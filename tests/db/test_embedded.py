@@ -1,0 +1,59 @@
+"""The embedded PostgreSQL: reuse of a running cluster, stopping only what we started, and never
+opening a private folder to the server's system user."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from e200.db import EmbeddedPostgres, EmbeddedPostgresError
+from tests.conftest import shared_tmp_dir
+
+
+def test_second_start_reuses_the_cluster_and_only_the_starter_stops_it() -> None:
+    data = shared_tmp_dir("e200-embedded-")
+    first = EmbeddedPostgres(data)
+    url = first.start()
+    assert first.started_here
+    second = EmbeddedPostgres(data)
+    assert second.start() == url
+    assert not second.started_here
+    second.stop()  # did not start it: leaves it running
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == ("e200",)
+    pid = first.server_pid()
+    assert pid is not None
+    first.stop()
+    assert first.server_pid() is None
+    # The superuser password is not readable by others.
+    assert stat.S_IMODE(first.password_file.stat().st_mode) == 0o600
+
+
+def test_server_listens_on_loopback_only_with_a_password(pg_cluster: EmbeddedPostgres) -> None:
+    dsn = pg_cluster.url.replace("+psycopg", "")
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
+    without_password = dsn.replace(pg_cluster.password_file.read_text().strip(), "wrong")
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(without_password).close()
+
+
+def test_private_parent_folder_is_refused_and_left_private(tmp_path: Path) -> None:
+    private = shared_tmp_dir("e200-private-")
+    private.chmod(0o700)
+    target = private / "data"
+    cluster = EmbeddedPostgres(target)
+    if os.geteuid() == 0:
+        with pytest.raises(EmbeddedPostgresError, match="private") as err:
+            cluster.start()
+        assert "E200_DATA_DIR" in str(err.value)
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700, "permissions must not be widened"
+        assert not target.exists()
+    else:  # not root: the server runs as this user and needs nobody else's access
+        cluster.start()
+        cluster.stop()
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700

@@ -1,0 +1,123 @@
+"""`e200 up` as a user runs it: embedded PostgreSQL, migrations, admin login printed once, demo
+grid, API and console answering; Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from e200.auth import check_login
+from e200.db import EmbeddedPostgres, make_engine
+from tests.conftest import shared_tmp_dir
+
+STARTUP_LIMIT_S = 120  # a bound so a hung start fails the test instead of hanging CI
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        env = {**os.environ, "E200_DATA_DIR": str(data_dir), "E200_LOG_JSON": "true",
+               "COLUMNS": "200"}  # fmt: skip
+        env.pop("E200_DATABASE_URL", None)
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = data_dir.parent / f"up-{port}.log"
+        self._log_handle = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "e200", "up", "--port", str(port), "--demo"],
+            env=env, stdout=self._log_handle, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_LIMIT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"e200 up exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        pytest.fail(f"no /healthz within {STARTUP_LIMIT_S} s:\n{self.output()}")
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=60)
+        finally:
+            self._log_handle.close()
+
+
+@pytest.fixture()
+def data_dir() -> Iterator[Path]:
+    yield shared_tmp_dir("e200-up-") / "var"
+
+
+@pytest.mark.slow
+def test_up_serves_the_system_and_ctrl_c_stops_it(data_dir: Path) -> None:
+    server = Server(data_dir, free_port())
+    try:
+        server.wait_healthy()
+        ready = httpx.get(server.base + "/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+        meters = httpx.get(server.base + "/api/v1/meters", params={"limit": 1}, timeout=10).json()
+        assert meters["total"] > 100, "the demo grid is loaded"
+        console = httpx.get(server.base + "/console/", timeout=10)
+        assert console.status_code == 200 and "E200" in console.text
+        metrics = httpx.get(server.base + "/metrics", timeout=10)
+        assert "e200_http_requests_total" in metrics.text
+
+        match = re.search(r"admin / (\S+)", server.output())
+        assert match, server.output()
+        password = match.group(1)
+        # A second start of the same data folder reuses the running cluster.
+        cluster = EmbeddedPostgres(data_dir)
+        engine = make_engine(cluster.start())
+        assert not cluster.started_here
+        assert check_login(engine, "admin", password)
+        assert not check_login(engine, "admin", password + "x")
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql(
+                "SELECT password_hash FROM auth.user_account WHERE username='admin'"
+            ).scalar_one()
+        assert stored.startswith("$argon2id$") and password not in stored
+        engine.dispose()
+        cluster.stop()  # not ours: must leave it running
+        assert httpx.get(server.base + "/readyz", timeout=10).status_code == 200
+        pg_pid = cluster.server_pid()
+        assert pg_pid is not None
+    finally:
+        code = server.interrupt()
+    assert code == 0, server.output()
+    assert EmbeddedPostgres(data_dir).server_pid() is None, "Ctrl-C stops the PostgreSQL it started"
+
+    # Starting again keeps the data and does not print a new password.
+    again = Server(data_dir, free_port())
+    try:
+        again.wait_healthy()
+        assert "admin / " not in again.output()
+        assert "Demo grid loaded" not in again.output()
+        total = httpx.get(again.base + "/api/v1/meters", params={"limit": 1}, timeout=10).json()
+        assert total["total"] == meters["total"]
+    finally:
+        assert again.interrupt() == 0
