@@ -14,8 +14,8 @@ run: $(STAMP_RUN)
 	$(BIN)/e200 up
 
 test: $(STAMP_DEV) browser
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest

@@ -37,5 +37,5 @@ def test_bad_values_are_refused_clearly(tmp_path: Path, monkeypatch: pytest.Monk
         Settings()
     monkeypatch.delenv("E200_TIMEZONE")
     monkeypatch.setenv("E200_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(FileNotFoundError, match="missing.toml"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.toml"):
         Settings()
