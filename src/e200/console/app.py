@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from e200.config import Settings
+
+MOUNT_PATH = "/console"
 
 
 def _storage_secret(settings: Settings) -> str:
@@ -24,15 +27,15 @@ def mount(app: FastAPI, settings: Settings) -> None:
 
     from e200.console import pages
 
-    pages.register(app.state.engine)
+    pages.register(app.state.engine, tz=ZoneInfo(settings.timezone), mount_path=MOUNT_PATH)
 
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:
-        return RedirectResponse("/console/")
+        return RedirectResponse(f"{MOUNT_PATH}/")
 
     ui.run_with(
         app,
-        mount_path="/console",
+        mount_path=MOUNT_PATH,
         title="E200",
         storage_secret=_storage_secret(settings),
         show_welcome_message=False,
