@@ -47,6 +47,22 @@ class Settings(BaseSettings):
     load_demo_grid: bool = Field(
         default=True, description="`e200 up` loads the demo grid when the archive is empty."
     )
+    offline_after_intervals: int = Field(
+        default=3, ge=1, description="A terminal is offline after k reporting intervals silent."
+    )
+    ingest_future_tolerance_s: int = Field(
+        default=300, ge=0, description="Readings stamped later than now + this are rejected."
+    )
+    register_tolerance_kwh: float = Field(
+        default=0.01, ge=0, description="How far an energy register may run backwards (kWh)."
+    )
+    retention_days: int = Field(
+        default=400, ge=7, description="Readings older than this are refused and dropped."
+    )
+    iot_mapping_file: Path | None = Field(
+        default=None,
+        description="TOML mapping of IoT platform products' property names to E200 quantities.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default: JSON unless stderr is a terminal."

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
-from e200 import __version__, archives
+from e200 import __version__, archives, telemetry, terminal
 from e200.api import ops, problems
 from e200.config import Settings
 from e200.kernel import Scope
@@ -25,6 +25,7 @@ def create_app(
     *,
     console: bool = True,
     scope_resolver: Callable[[Request], Scope] = _everything,
+    pipeline: telemetry.Pipeline | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="E200 master station",
@@ -37,10 +38,16 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.scope_resolver = scope_resolver
+    if pipeline is None:
+        pipeline = telemetry.Pipeline.from_settings(engine, settings)
+        pipeline.hooks.append(terminal.ack_hook)
+    app.state.pipeline = pipeline
     problems.install(app)
     ops.install_request_metrics(app)
     app.include_router(ops.router)
     app.include_router(archives.router)
+    app.include_router(telemetry.router)
+    app.include_router(terminal.router)
     if console:
         from e200.console import mount
 

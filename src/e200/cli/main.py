@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.panel import Panel
@@ -52,6 +55,7 @@ def up(
 
     settings = _settings(host=host, port=port, load_demo_grid=demo)
     started = time.monotonic()
+    stop = threading.Event()  # ends the background ingest and dispatch loops
     with console.status("Starting the database…"):
         try:
             database = Database.open(settings)
@@ -67,7 +71,12 @@ def up(
                 written = load_demo_grid(database.engine)
             if written:
                 console.print(f"Demo grid loaded: {written} assets.")
-        web_app = create_app(settings, database.engine)
+        from e200.cli.runtime import Totals, dispatch_thread, ingest_thread, make_pipeline
+
+        pipeline = make_pipeline(database.engine, settings)
+        ingest_thread(pipeline, ["memory"], stop, Totals())
+        dispatch_thread(database.engine, "memory://commands", stop)
+        web_app = create_app(settings, database.engine, pipeline=pipeline)
         url = f"http://{settings.host}:{settings.port}"
         lines = [f"Console   [bold]{url}/console/[/]", f"API docs  {url}/api/docs"]
         if admin_password:
@@ -80,8 +89,52 @@ def up(
         uvicorn.run(web_app, host=settings.host, port=settings.port, log_level="warning",
                     log_config=None)  # fmt: skip
     finally:
+        stop.set()
         database.close()
         console.print("E200 stopped.")
+
+
+@app.command()
+def ingest(
+    source: Annotated[list[str], typer.Option(
+        "--source", help="kafka://host:port/topic?group=G, mqtt://host:port/filter, memory")],
+    commands: Annotated[str | None, typer.Option(
+        help="Where to send downlink commands (kafka://host:port or mqtt://host:port).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    exit_after: Annotated[int | None, typer.Option(
+        help="Stop once this many messages were received (tests, replays).")] = None,
+) -> None:  # fmt: skip
+    """Ingest telemetry from one or more sources until Ctrl-C/SIGTERM (at-least-once; offsets
+    are committed only after a batch is stored)."""
+    from e200.cli.runtime import Totals, dispatch_thread, ingest_thread, make_pipeline
+    from e200.db import Database, upgrade
+
+    settings = _settings()
+    database = Database.open(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    totals = Totals()
+    try:
+        upgrade(database.engine)
+        pipeline = make_pipeline(database.engine, settings)
+        thread = ingest_thread(pipeline, list(source), stop, totals, batch_size=batch_size)
+        if commands:
+            dispatch_thread(database.engine, commands, stop)
+        console.print(f"Ingesting from {', '.join(source)}. Ctrl-C stops.")
+        last_report = time.monotonic()
+        while not stop.wait(0.2):
+            if exit_after is not None and totals.received >= exit_after:
+                stop.set()
+            if time.monotonic() - last_report >= 10:
+                last_report = time.monotonic()
+                console.print(f"ingest: {totals.as_dict()}")
+        thread.join(timeout=30)
+    finally:
+        stop.set()
+        database.close()
+    # One machine-readable line at the end, for scripts and tests.
+    typer.echo(orjson.dumps({"ingest": totals.as_dict()}).decode())
 
 
 @db_app.command("upgrade")

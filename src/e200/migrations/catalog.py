@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from e200 import archives, auth
+from e200 import archives, auth, telemetry, terminal
 
-SCHEMAS: tuple[str, ...] = ("archives", "auth")
+SCHEMAS: tuple[str, ...] = ("archives", "auth", "telemetry", "terminal")
 
 
 def all_metadata() -> list[MetaData]:
-    return [archives.metadata, auth.metadata]
+    return [archives.metadata, auth.metadata, telemetry.metadata, terminal.metadata]

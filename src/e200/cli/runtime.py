@@ -1,0 +1,86 @@
+"""Long-running loops of the `e200` command: ingest from sources, dispatch downlink commands."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+
+from e200 import terminal
+from e200.bus import Sink, open_sink, open_source
+from e200.config import Settings
+from e200.telemetry import BatchResult, Pipeline, create_partitions_ahead, run_sources
+
+log = structlog.get_logger(__name__)
+
+
+def make_pipeline(engine: Engine, settings: Settings) -> Pipeline:
+    pipeline = Pipeline.from_settings(engine, settings)
+    pipeline.hooks.append(terminal.ack_hook)
+    return pipeline
+
+
+class Totals:
+    """Running totals of what ingest did, for progress output."""
+
+    def __init__(self) -> None:
+        self.received = self.stored = self.quarantined = self.duplicates = 0
+        self.started = time.monotonic()
+
+    def add(self, result: BatchResult) -> None:
+        self.received += result.received
+        self.stored += result.stored
+        self.quarantined += result.quarantined
+        self.duplicates += result.duplicates
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"received": self.received, "stored": self.stored,
+                "quarantined": self.quarantined, "duplicates": self.duplicates}  # fmt: skip
+
+
+def ingest_thread(pipeline: Pipeline, urls: list[str], stop: threading.Event, totals: Totals,
+                  batch_size: int = 5000) -> threading.Thread:  # fmt: skip
+    sources = [open_source(url) for url in urls]
+    with pipeline.engine.begin() as conn:
+        create_partitions_ahead(conn, date.today())
+
+    def loop() -> None:
+        try:
+            run_sources(pipeline, sources, stop, batch_size=batch_size, on_batch=totals.add)
+        except Exception:
+            log.exception("ingest stopped by an error")
+            stop.set()
+            raise
+        finally:
+            for source in sources:
+                source.close()
+
+    thread = threading.Thread(target=loop, name="e200-ingest", daemon=True)
+    thread.start()
+    return thread
+
+
+def dispatch_thread(engine: Engine, sink_url: str, stop: threading.Event,
+                    period_s: float = 1.0) -> threading.Thread:  # fmt: skip
+    sink: Sink = open_sink(sink_url)
+    transport = sink_url.split(":", 1)[0]
+    policy = terminal.DownlinkPolicy()
+
+    def loop() -> None:
+        try:
+            while not stop.wait(period_s):
+                try:
+                    with engine.begin() as conn:
+                        terminal.dispatch_due(conn, sink, transport, policy)
+                except Exception as exc:  # keep dispatching after a database hiccup
+                    log.warning("command dispatch failed; will retry", error=str(exc)[:200])
+        finally:
+            sink.close()
+
+    thread = threading.Thread(target=loop, name="e200-dispatch", daemon=True)
+    thread.start()
+    return thread

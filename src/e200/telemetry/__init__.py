@@ -1,0 +1,23 @@
+"""Telemetry: wire contract, decoding, validation with quarantine, storage, reads."""
+
+from e200.telemetry.api import router
+from e200.telemetry.codec import IotMapping, Rejection
+from e200.telemetry.partitions import create_ahead as create_partitions_ahead
+from e200.telemetry.partitions import drop_older_than as drop_partitions_older_than
+from e200.telemetry.pipeline import BatchResult, Pipeline, run_sources
+from e200.telemetry.tables import metadata
+from e200.telemetry.validate import Rules, Validated
+
+__all__ = [
+    "BatchResult",
+    "IotMapping",
+    "Pipeline",
+    "Rejection",
+    "Rules",
+    "Validated",
+    "create_partitions_ahead",
+    "drop_partitions_older_than",
+    "metadata",
+    "router",
+    "run_sources",
+]

@@ -1,0 +1,198 @@
+"""The ingest pipeline: deliveries → decode → validate → store, one transaction per batch.
+
+A source is acknowledged (Kafka offsets committed, MQTT PUBACKs sent) only after the batch's
+transaction has committed: at-least-once delivery, made exactly-once in storage by the
+idempotent write. When PostgreSQL is unreachable the same batch is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from e200 import archives
+from e200.archives import DeviceRef
+from e200.bus import Delivery, Source
+from e200.config import Settings
+from e200.kernel import utc_now
+from e200.telemetry.codec import IotMapping, Rejection, decode
+from e200.telemetry.contract import QUANTITIES_BY_TYPE
+from e200.telemetry.store import Store
+from e200.telemetry.tables import latest
+from e200.telemetry.validate import LastRegisters, Rules, Validated, Validator
+
+log = structlog.get_logger(__name__)
+
+MESSAGES = Counter("e200_ingest_messages_total", "Ingested messages", ["outcome"])
+REJECTED = Counter("e200_ingest_rejected_total", "Quarantined messages", ["reason"])
+
+# Called inside the batch's transaction after storage (command acks, stream evaluators).
+BatchHook = Callable[[Connection, Validated], None]
+UNKNOWN_RECHECK_S = 60.0
+_REGISTERS = {q.name for qs in QUANTITIES_BY_TYPE.values() for q in qs if q.register}
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    received: int
+    stored: int
+    quarantined: int
+    duplicates: int
+    rejected: tuple[Rejection, ...] = ()
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, *, rules: Rules | None = None,
+                 mapping: IotMapping | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:  # fmt: skip
+        self.engine = engine
+        self.rules = rules or Rules()
+        self.mapping = mapping or IotMapping()
+        self.clock = clock
+        self.hooks: list[BatchHook] = []
+        self._store = Store()
+        self._devices: dict[str, dict[str, DeviceRef]] = {}
+        self._unknown: dict[tuple[str, str], float] = {}
+        self._last: LastRegisters = {}
+        self._lock = threading.Lock()  # one batch at a time per pipeline (HTTP + sources)
+
+    @classmethod
+    def from_settings(cls, engine: Engine, settings: Settings) -> Pipeline:
+        rules = Rules(
+            future_tolerance=timedelta(seconds=settings.ingest_future_tolerance_s),
+            register_tolerance_kwh=settings.register_tolerance_kwh,
+            retention=timedelta(days=settings.retention_days),
+        )
+        mapping = IotMapping.load(settings.iot_mapping_file) if settings.iot_mapping_file \
+            else IotMapping()  # fmt: skip
+        return cls(engine, rules=rules, mapping=mapping)
+
+    # -- device and register caches ------------------------------------------------------------
+
+    def _resolver(self, conn: Connection) -> Callable[[str, list[str]], Mapping[str, DeviceRef]]:
+        def resolve(kind: str, numbers: list[str]) -> Mapping[str, DeviceRef]:
+            cache = self._devices.setdefault(kind, {})
+            now = time.monotonic()
+            missing = [n for n in numbers if n not in cache
+                       and self._unknown.get((kind, n), 0.0) <= now]  # fmt: skip
+            if missing:
+                found = archives.lookup_devices(conn, kind, missing)
+                cache.update(found)
+                for n in missing:
+                    if n not in found:
+                        self._unknown[(kind, n)] = now + UNKNOWN_RECHECK_S
+            return {n: cache[n] for n in numbers if n in cache}
+
+        return resolve
+
+    def forget_devices(self) -> None:
+        """Drop cached archive facts (after archive changes, e.g. an import)."""
+        self._devices.clear()
+        self._unknown.clear()
+
+    def _load_last(self, conn: Connection, devices: dict[str, Mapping[str, DeviceRef]]) -> None:
+        keys = [
+            (ref.kind, ref.id)
+            for kind in ("transformer", "meter")
+            for ref in devices.get(kind, {}).values()
+            if (ref.kind, ref.id) not in self._last
+        ]
+        if not keys:
+            return
+        rows = conn.execute(
+            select(latest.c.device_kind, latest.c.device_id, latest.c.ts, latest.c["values"])
+            .where(latest.c.device_id.in_([k[1] for k in keys]))
+        )  # fmt: skip
+        wanted = set(keys)
+        for kind, dev, ts, values in rows:
+            if (kind, dev) in wanted:
+                self._last[(kind, dev)] = (ts, {k: v for k, v in values.items()
+                                                if k in _REGISTERS})  # fmt: skip
+
+    # -- processing ----------------------------------------------------------------------------
+
+    def process(self, deliveries: list[Delivery], source: str) -> BatchResult:
+        messages: list[tuple[dict[str, Any], bytes, str | None]] = []
+        decode_rejects: list[Rejection] = []
+        for delivery in deliveries:
+            decoded, rejected = decode(delivery.payload, self.mapping)
+            for rej in rejected:
+                rej.ref = delivery.ref
+            decode_rejects += rejected
+            messages += [(msg, raw, delivery.ref) for msg, raw in decoded]
+        received = len(messages) + len(decode_rejects)
+        with self._lock, self.engine.begin() as conn:
+            now = self.clock()
+            validator = Validator(self._resolver(conn), self._last, self.rules)
+            devices = validator.resolve_all(messages)
+            self._load_last(conn, devices)
+            batch = validator.validate(messages, now, devices)
+            batch.rejected[:0] = decode_rejects
+            result = self._store.write(conn, batch, source, received, now)
+            for hook in self.hooks:
+                hook(conn, batch)
+        for key, (ts, values) in batch.latest.items():
+            regs = {k: v for k, v in values.items() if k in _REGISTERS}
+            last = self._last.get(key)
+            if regs and (last is None or last[0] < ts):
+                self._last[key] = (ts, regs)
+        MESSAGES.labels("stored").inc(result.stored)
+        MESSAGES.labels("duplicate").inc(result.duplicates)
+        MESSAGES.labels("quarantined").inc(len(batch.rejected))
+        for rej in batch.rejected:
+            REJECTED.labels(rej.reason).inc()
+        return BatchResult(received, result.stored, len(batch.rejected), result.duplicates,
+                           tuple(batch.rejected))  # fmt: skip
+
+    def process_with_retry(self, deliveries: list[Delivery], source: str,
+                           stop: threading.Event | None = None) -> BatchResult | None:  # fmt: skip
+        """Retry the same batch while the database is unreachable; None if stopped first."""
+        delay = 0.2
+        while True:
+            try:
+                return self.process(deliveries, source)
+            except (OperationalError, DBAPIError) as exc:
+                if not _is_connection_error(exc):
+                    raise
+                log.warning("database unavailable; batch will be retried", source=source,
+                            retry_in_s=delay, error=str(exc.orig)[:200])  # fmt: skip
+                if stop is not None and stop.wait(delay):
+                    return None
+                if stop is None:
+                    time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    import psycopg
+
+    return isinstance(exc.orig, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def run_sources(pipeline: Pipeline, sources: list[Source], stop: threading.Event, *,
+                batch_size: int = 5000, poll_timeout_s: float = 0.5,
+                on_batch: Callable[[BatchResult], None] | None = None) -> None:  # fmt: skip
+    """Poll every source until ``stop`` is set; acknowledge a batch only once it is stored."""
+    timeout = poll_timeout_s / max(len(sources), 1)
+    while not stop.is_set():
+        for source in sources:
+            deliveries = source.poll(batch_size, timeout)
+            if not deliveries:
+                continue
+            result = pipeline.process_with_retry(deliveries, source.url, stop)
+            if result is None:
+                return  # stopped while the database was away: nothing acknowledged
+            source.commit()
+            if on_batch is not None:
+                on_batch(result)

@@ -1,0 +1,141 @@
+"""Reading back what was ingested: latest values, curves, quarantine, counters, liveness."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from e200 import archives
+from e200.kernel import InvalidInputError, NotFoundError, Scope, as_utc, utc_now
+from e200.telemetry.contract import DT_QUANTITIES, METER_QUANTITIES
+from e200.telemetry.tables import (
+    dt_reading,
+    ingest_counter,
+    latest,
+    meter_reading,
+    quarantine,
+    terminal_liveness,
+)
+
+MAX_READINGS = 50_000
+_DEVICE_KINDS = ("transformer", "meter", "terminal")
+
+
+def find_device(conn: Connection, asset_number: str, scope: Scope) -> tuple[str, dict[str, Any]]:
+    """The device with this asset number that the caller may see (transformer, meter, terminal)."""
+    for kind in _DEVICE_KINDS:
+        try:
+            return kind, archives.get_asset(conn, archives.KINDS[kind], asset_number, scope)
+        except NotFoundError:
+            continue
+    raise NotFoundError("device", asset_number)
+
+
+def _device_id(conn: Connection, kind: str, asset_number: str) -> int:
+    refs = archives.lookup_devices(conn, kind, [asset_number])
+    return refs[asset_number].id
+
+
+def device_latest(conn: Connection, asset_number: str, scope: Scope,
+                  offline_after_intervals: int = 3) -> dict[str, Any]:  # fmt: skip
+    kind, asset = find_device(conn, asset_number, scope)
+    device_id = _device_id(conn, kind, asset_number)
+    out: dict[str, Any] = {"asset_number": asset_number, "kind": kind}
+    if kind == "terminal":
+        row = conn.execute(select(terminal_liveness).where(
+            terminal_liveness.c.terminal_id == device_id)).first()  # fmt: skip
+        interval = int(asset["reporting_interval_min"])
+        last_seen = row.last_seen_at if row else None
+        online = bool(last_seen and utc_now() - last_seen
+                      <= timedelta(minutes=interval * offline_after_intervals))  # fmt: skip
+        out.update(last_seen_at=last_seen, last_ts=row.last_ts if row else None, online=online,
+                   offline_after_min=interval * offline_after_intervals)  # fmt: skip
+        return out
+    row = conn.execute(select(latest).where(latest.c.device_kind == kind,
+                                            latest.c.device_id == device_id)).first()  # fmt: skip
+    out.update(ts=row.ts if row else None, received_at=row.received_at if row else None,
+               values=row.values if row else {})  # fmt: skip
+    return out
+
+
+def device_readings(
+    conn: Connection,
+    asset_number: str,
+    scope: Scope,
+    start: datetime | None,
+    end: datetime | None,
+    quantities: list[str] | None,
+) -> dict[str, Any]:
+    """Interval readings of a transformer or meter in [start, end) — default the last 7 days."""
+    kind, _ = find_device(conn, asset_number, scope)
+    if kind == "terminal":
+        raise InvalidInputError("asset_number: a terminal has no readings of its own; ask for "
+                                "its transformer", field="asset_number")  # fmt: skip
+    end = as_utc(end) if end else utc_now()
+    start = as_utc(start) if start else end - timedelta(days=7)
+    if start >= end:
+        raise InvalidInputError("from: must be before to", field="from")
+    table, key, known = ((dt_reading, "transformer_id", DT_QUANTITIES) if kind == "transformer"
+                         else (meter_reading, "meter_id", METER_QUANTITIES))  # fmt: skip
+    names = [q.name for q in known]
+    if quantities:
+        unknown = [q for q in quantities if q not in names]
+        if unknown:
+            raise InvalidInputError(f"quantities: {unknown[0]!r} is not a {kind} quantity; "
+                                    f"use {names}", field="quantities")  # fmt: skip
+        names = quantities
+    device_id = _device_id(conn, kind, asset_number)
+    rows = conn.execute(
+        select(table.c.ts, *(table.c[n] for n in names))
+        .where(table.c[key] == device_id, table.c.ts >= start, table.c.ts < end)
+        .order_by(table.c.ts)
+        .limit(MAX_READINGS)
+    ).all()
+    return {"asset_number": asset_number, "kind": kind, "from": start, "to": end,
+            "quantities": names, "ts": [r[0] for r in rows],
+            "values": {n: [r[i + 1] for r in rows] for i, n in enumerate(names)}}  # fmt: skip
+
+
+def counters(conn: Connection) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(
+        select(ingest_counter).order_by(ingest_counter.c.source))]  # fmt: skip
+
+
+def quarantine_summary(conn: Connection, since: datetime | None = None) -> list[dict[str, Any]]:
+    query = select(quarantine.c.reason, func.count().label("count"),
+                   func.max(quarantine.c.received_at).label("last_at")).group_by(
+        quarantine.c.reason).order_by(func.count().desc())  # fmt: skip
+    if since is not None:
+        query = query.where(quarantine.c.received_at >= as_utc(since))
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def quarantine_entries(conn: Connection, reason: str | None, device: str | None, limit: int,
+                       offset: int) -> list[dict[str, Any]]:  # fmt: skip
+    query = select(quarantine).order_by(quarantine.c.id.desc()).limit(limit).offset(offset)
+    if reason:
+        query = query.where(quarantine.c.reason == reason)
+    if device:
+        query = query.where(quarantine.c.device == device)
+    out = []
+    for row in conn.execute(query):
+        item = dict(row._mapping)
+        item["payload"] = bytes(item["payload"]).decode("utf-8", errors="replace")
+        out.append(item)
+    return out
+
+
+def unknown_devices(conn: Connection, limit: int = 500) -> list[dict[str, Any]]:
+    """Devices that report but are not in the archive — for an operator to add."""
+    rows = conn.execute(
+        select(quarantine.c.device, quarantine.c.message_type, func.count().label("messages"),
+               func.min(quarantine.c.received_at).label("first_at"),
+               func.max(quarantine.c.received_at).label("last_at"))
+        .where(quarantine.c.reason == "unknown_device", quarantine.c.device.is_not(None))
+        .group_by(quarantine.c.device, quarantine.c.message_type)
+        .order_by(func.count().desc())
+        .limit(limit)
+    )  # fmt: skip
+    return [dict(r._mapping) for r in rows]

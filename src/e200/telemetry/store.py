@@ -1,0 +1,181 @@
+"""Writing a validated batch: binary COPY into session-local staging tables, then one idempotent
+``INSERT … ON CONFLICT DO NOTHING`` per table — all in the caller's transaction.
+
+Duplicate rule (documented in docs/telemetry.md): the first reading stored for a device and
+timestamp wins; later copies — redeliveries, replays, a second gateway — are counted as
+duplicates and not stored. Within one batch the first copy wins too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg
+from sqlalchemy import Connection, Table
+
+from e200.telemetry import partitions
+from e200.telemetry.codec import Rejection
+from e200.telemetry.tables import (
+    SCHEMA,
+    device_event,
+    dt_reading,
+    meter_daily,
+    meter_reading,
+)
+from e200.telemetry.validate import Validated
+
+
+@dataclass
+class StoreResult:
+    stored: int = 0
+    duplicates: int = 0
+
+
+def _pg_type(column: Any) -> str:
+    name = type(column.type).__name__
+    return {
+        "BigInteger": "int8", "SmallInteger": "int2", "Float": "float8", "Date": "date",
+        "DateTime": "timestamptz", "String": "text", "JSONB": "jsonb", "Text": "text",
+    }[name]  # fmt: skip
+
+
+def _raw(conn: Connection) -> psycopg.Connection[Any]:
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver
+
+
+class Store:
+    """Keeps per-connection state: which staging tables and partitions exist."""
+
+    def __init__(self) -> None:
+        self.known_partitions: set[str] | None = None
+
+    def _stage(self, cur: psycopg.Cursor[Any], table: Table) -> str:
+        stage = f"stage_{table.name}"
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+            f"(LIKE {SCHEMA}.{table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        return stage
+
+    def _copy_upsert(self, conn: Connection, table: Table, rows: list[tuple[Any, ...]]
+                     ) -> StoreResult:  # fmt: skip
+        if not rows:
+            return StoreResult()
+        # First copy wins inside the batch as well: keep the first row per primary key.
+        key_len = len(table.primary_key.columns)
+        unique: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for row in rows:
+            unique.setdefault(row[:key_len], row)
+        columns = [c.name for c in table.columns]
+        types = [_pg_type(c) for c in table.columns]
+        with _raw(conn).cursor() as cur:
+            stage = self._stage(cur, table)
+            col_list = ", ".join(f'"{c}"' for c in columns)
+            with cur.copy(f"COPY {stage} ({col_list}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
+                for row in unique.values():
+                    copy.write_row(row)
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.{table.name} ({col_list}) SELECT {col_list} FROM {stage} "
+                "ON CONFLICT DO NOTHING"
+            )
+            stored = max(cur.rowcount, 0)
+            cur.execute(f"TRUNCATE {stage}")
+        return StoreResult(stored=stored, duplicates=len(rows) - stored)
+
+    def ensure_partitions(self, conn: Connection, batch: Validated) -> None:
+        if self.known_partitions is None:
+            self.known_partitions = partitions.existing_partitions(conn)
+        known = self.known_partitions
+        wanted = {
+            "dt_reading": {r[1].astimezone(UTC).date() for r in batch.dt_rows},
+            "meter_reading": {r[1].astimezone(UTC).date() for r in batch.meter_rows},
+            "meter_daily": {r[1] for r in batch.daily_rows},
+        }
+        for table, days in wanted.items():
+            if days:
+                partitions.ensure_partitions(conn, table, days, known)
+
+    def write(self, conn: Connection, batch: Validated, source: str, received: int,
+              now: datetime) -> StoreResult:  # fmt: skip
+        """Store everything of a batch and its rejections, update latest values, liveness and
+        the per-source counters — one transaction, so counts always add up."""
+        self.ensure_partitions(conn, batch)
+        result = StoreResult()
+        events = [(k, i, ts, e, orjson.dumps(d).decode() if d is not None else None, r)
+                  for k, i, ts, e, d, r in batch.events]  # fmt: skip
+        for table, rows in ((dt_reading, batch.dt_rows), (meter_reading, batch.meter_rows),
+                            (meter_daily, batch.daily_rows), (device_event, events)):  # fmt: skip
+            part = self._copy_upsert(conn, table, rows)
+            result.stored += part.stored
+            result.duplicates += part.duplicates
+        # Terminal meter lists and command acks are state, not history: always accepted.
+        result.stored += len(batch.terminal_lists) + len(batch.acks)
+        with _raw(conn).cursor() as cur:
+            self._write_latest(cur, batch, now)
+            self._write_liveness(cur, batch, now)
+            self._write_meter_lists(cur, batch, now)
+            self._quarantine(cur, batch.rejected, source, now)
+            cur.execute(
+                "INSERT INTO telemetry.ingest_counter AS c "
+                "(source, received, stored, quarantined, duplicates, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (source) DO UPDATE SET "
+                "received = c.received + excluded.received, stored = c.stored + excluded.stored, "
+                "quarantined = c.quarantined + excluded.quarantined, "
+                "duplicates = c.duplicates + excluded.duplicates, updated_at = excluded.updated_at",
+                (source, received, result.stored, len(batch.rejected), result.duplicates, now),
+            )
+        return result
+
+    def _write_latest(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:
+        if not batch.latest:
+            return
+        cur.executemany(
+            "INSERT INTO telemetry.latest AS l (device_kind, device_id, ts, values, received_at) "
+            "VALUES (%s, %s, %s, %s::jsonb, %s) ON CONFLICT (device_kind, device_id) DO UPDATE "
+            "SET ts = excluded.ts, values = l.values || excluded.values, "
+            "received_at = excluded.received_at WHERE l.ts <= excluded.ts",
+            [(kind, dev, ts, orjson.dumps(values).decode(), now)
+             for (kind, dev), (ts, values) in batch.latest.items()],
+        )  # fmt: skip
+
+    def _write_liveness(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:
+        if not batch.seen_terminals:
+            return
+        cur.executemany(
+            "INSERT INTO telemetry.terminal_liveness AS t (terminal_id, last_seen_at, last_ts) "
+            "VALUES (%s, %s, %s) ON CONFLICT (terminal_id) DO UPDATE SET "
+            "last_seen_at = excluded.last_seen_at, last_ts = GREATEST(t.last_ts, excluded.last_ts)",
+            [(tid, now, ts) for tid, ts in batch.seen_terminals.items()],
+        )
+
+    def _write_meter_lists(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime
+                           ) -> None:  # fmt: skip
+        if not batch.terminal_lists:
+            return
+        cur.executemany(
+            "INSERT INTO telemetry.terminal_meter_list AS m "
+            "(terminal_id, ts, meters, received_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (terminal_id) DO UPDATE SET ts = excluded.ts, meters = excluded.meters, "
+            "received_at = excluded.received_at WHERE m.ts <= excluded.ts",
+            [(tid, ts, meters, now) for tid, ts, meters in batch.terminal_lists],
+        )
+
+    def _quarantine(self, cur: psycopg.Cursor[Any], rejected: list[Rejection], source: str,
+                    now: datetime) -> None:  # fmt: skip
+        if not rejected:
+            return
+        with cur.copy(
+            "COPY telemetry.quarantine (received_at, source, ref, reason, detail, message_type, "
+            "device, payload) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["timestamptz", "text", "text", "text", "text", "text", "text", "bytea"])
+            for rej in rejected:
+                device = (rej.device or "")[:64] or None
+                row = (now, source, rej.ref, rej.reason, rej.detail[:2000], rej.message_type)
+                copy.write_row((*row, device, rej.payload))
