@@ -15,7 +15,7 @@ from e200.kernel import utc_now
 from tests.telemetry.conftest import build_area
 
 
-class TestTerminal:
+class AnsweringTerminal:
     """Reads its commands from the bus and answers with command_ack messages."""
 
     def __init__(self, bus: str, fail: bool = False) -> None:
@@ -52,7 +52,7 @@ def test_set_interval_round_trip_updates_the_archive(client: TestClient) -> None
     assert issued.json()["status"] == "pending"
     assert _dispatch(client, "cmd-ok") == {"sent": 1, "expired": 0}
     assert client.get(f"/api/v1/commands/{command_id}").json()["status"] == "sent"
-    device = TestTerminal("cmd-ok")
+    device = AnsweringTerminal("cmd-ok")
     acks = device.answer()
     assert device.received[0]["params"] == {"interval_min": 5}
     pipeline = client.app.state.pipeline  # type: ignore[attr-defined]
@@ -71,7 +71,7 @@ def test_sync_meters_sends_the_archive_list_and_error_ack_fails(client: TestClie
     command_id = client.post("/api/v1/terminals/TTU1/commands",
                              json={"kind": "sync_meters"}).json()["id"]  # fmt: skip
     _dispatch(client, "cmd-err")
-    device = TestTerminal("cmd-err", fail=True)
+    device = AnsweringTerminal("cmd-err", fail=True)
     acks = device.answer()
     assert device.received[0]["params"] == {"meters": ["M1", "M2", "M3"]}
     pipeline = client.app.state.pipeline  # type: ignore[attr-defined]

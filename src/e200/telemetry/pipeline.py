@@ -140,7 +140,7 @@ class Pipeline:
             result = self._store.write(conn, batch, source, received, now)
             for hook in self.hooks:
                 hook(conn, batch)
-        for key, (ts, values) in batch.latest.items():
+        for key, (ts, values) in batch.latest_values().items():
             regs = {k: v for k, v in values.items() if k in _REGISTERS}
             last = self._last.get(key)
             if regs and (last is None or last[0] < ts):

@@ -141,7 +141,7 @@ class Store:
             "SET ts = excluded.ts, values = l.values || excluded.values, "
             "received_at = excluded.received_at WHERE l.ts <= excluded.ts",
             [(kind, dev, ts, orjson.dumps(values).decode(), now)
-             for (kind, dev), (ts, values) in batch.latest.items()],
+             for (kind, dev), (ts, values) in batch.latest_values().items()],
         )  # fmt: skip
 
     def _write_liveness(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:

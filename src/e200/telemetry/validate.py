@@ -11,7 +11,6 @@ stored for the device, beyond the tolerance).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -55,8 +54,17 @@ class Validated:
     acks: list[dict[str, Any]] = field(default_factory=list)
     seen_terminals: dict[int, datetime] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
-    # latest values per (kind, id): (ts, values)
-    latest: dict[tuple[str, int], tuple[datetime, dict[str, float]]] = field(default_factory=dict)
+    # newest reading per (kind, id) in this batch: (ts, its quantities, its values)
+    latest: dict[tuple[str, int], tuple[datetime, tuple[Quantity, ...], list[float | None]]] = (
+        field(default_factory=dict)
+    )
+
+    def latest_values(self) -> dict[tuple[str, int], tuple[datetime, dict[str, float]]]:
+        """The newest values per device, as name -> value (quantities not sent are absent)."""
+        return {
+            key: (ts, {q.name: v for q, v in zip(qs, values, strict=True) if v is not None})
+            for key, (ts, qs, values) in self.latest.items()
+        }
 
     @property
     def accepted(self) -> int:
@@ -90,42 +98,75 @@ def _str_field(msg: dict[str, Any], name: str) -> str:
     return value
 
 
+_INF = float("inf")
+_register_cache: dict[int, list[int]] = {}
+
+
+def _register_positions(quantities: tuple[Quantity, ...]) -> list[int]:
+    positions = _register_cache.get(id(quantities))
+    if positions is None:
+        positions = [i for i, q in enumerate(quantities) if q.register]
+        _register_cache[id(quantities)] = positions
+    return positions
+
+
+_Layout = tuple[dict[str, int], list[tuple[float, float]]]
+_layouts: dict[tuple[int, tuple[tuple[str, float], ...]], _Layout] = {}
+
+
+def _layout(quantities: tuple[Quantity, ...], rating: dict[str, float]) -> _Layout:
+    """Column positions and numeric bounds for one device rating, computed once and cached:
+    the per-value check on the hot path is then one dict lookup and one comparison."""
+    key = (id(quantities), tuple(sorted(rating.items())))
+    layout = _layouts.get(key)
+    if layout is None:
+        bounds = []
+        for q in quantities:
+            lo, hi = q.bounds(rating)
+            bounds.append((-_INF if lo is None else lo, _INF if hi is None else hi))
+        layout = ({q.name: i for i, q in enumerate(quantities)}, bounds)
+        _layouts[key] = layout
+    return layout
+
+
 def _values(
     msg: dict[str, Any], quantities: tuple[Quantity, ...], rating: dict[str, float]
 ) -> list[float | None]:
     values = msg.get("values")
-    if not isinstance(values, dict):
+    if type(values) is not dict:
         raise _Invalid("schema", "values: required, an object of quantity: number")
-    known = {q.name for q in quantities}
-    unknown = [k for k in values if k not in known]
-    if unknown:
-        raise _Invalid("schema", f"values: unknown quantity {unknown[0]!r}")
-    out: list[float | None] = []
-    for q in quantities:
-        value = values.get(q.name)
+    index, bounds = _layout(quantities, rating)
+    out: list[float | None] = [None] * len(quantities)
+    given = 0
+    for name, value in values.items():
+        pos = index.get(name)
+        if pos is None:
+            raise _Invalid("schema", f"values: unknown quantity {name!r}")
         if value is None:
-            out.append(None)
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid("schema", f"values.{q.name}: must be a number")
-        value = float(value)
-        if not math.isfinite(value):
-            raise _Invalid("out_of_range", f"values.{q.name}: {value} is not finite")
-        lo, hi = q.bounds(rating)
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise _Invalid(
-                "out_of_range",
-                f"values.{q.name}: {value:g}{'' if q.unit == '1' else ' ' + q.unit} "
-                f"outside [{_fmt(lo)}, {_fmt(hi)}]",
-            )
-        out.append(value)
-    if all(v is None for v in out):
+        kind = type(value)
+        if kind is int:
+            try:
+                value = float(value)
+            except OverflowError:
+                raise _Invalid("out_of_range", f"values.{name}: {value} is too large") from None
+        elif kind is not float:
+            raise _Invalid("schema", f"values.{name}: must be a number")
+        lo, hi = bounds[pos]
+        if not lo <= value <= hi:
+            q = quantities[pos]
+            unit = "" if q.unit == "1" else " " + q.unit
+            raise _Invalid("out_of_range", f"values.{name}: {value:g}{unit} outside "
+                           f"[{_fmt(lo)}, {_fmt(hi)}]")  # fmt: skip
+        out[pos] = value
+        given += 1
+    if not given:
         raise _Invalid("schema", "values: no quantity given")
     return out
 
 
-def _fmt(bound: float | None) -> str:
-    return "-inf" if bound is None else f"{bound:.4g}"
+def _fmt(bound: float) -> str:
+    return f"{bound:.4g}"
 
 
 class Validator:
@@ -201,25 +242,33 @@ class Validator:
     def _registers(self, key: tuple[str, int], ts: datetime, quantities: tuple[Quantity, ...],
                    values: list[float | None], out: Validated) -> None:  # fmt: skip
         """Registers may not run backwards against the newest earlier reading we know of."""
-        regs = {q.name: v for q, v in zip(quantities, values, strict=True)
-                if q.register and v is not None}  # fmt: skip
-        if not regs:
-            return
-        last = out.latest.get(key) or self._last.get(key)
-        if last is not None and last[0] < ts:
-            for name, value in regs.items():
-                before = last[1].get(name)
-                if before is not None and value < before - self.rules.register_tolerance_kwh:
-                    raise _Invalid("register_backwards",
-                                   f"values.{name}: {value:g} < {before:g} stored at "
-                                   f"{last[0].isoformat()}")  # fmt: skip
+        current = out.latest.get(key)
+        if current is not None:
+            last_ts = current[0]
+            last = {quantities[i].name: current[2][i] for i in _register_positions(quantities)}
+        else:
+            known = self._last.get(key)
+            if known is None:
+                return
+            last_ts, last = known
+        if last_ts >= ts:
+            return  # a late reading: nothing earlier to compare with here
+        for i in _register_positions(quantities):
+            value = values[i]
+            before = last.get(quantities[i].name)
+            if value is None or before is None:
+                continue
+            if value < before - self.rules.register_tolerance_kwh:
+                raise _Invalid("register_backwards",
+                               f"values.{quantities[i].name}: {value:g} < {before:g} stored at "
+                               f"{last_ts.isoformat()}")  # fmt: skip
 
-    def _note_latest(self, key: tuple[str, int], ts: datetime, quantities: tuple[Quantity, ...],
+    @staticmethod
+    def _note_latest(key: tuple[str, int], ts: datetime, quantities: tuple[Quantity, ...],
                      values: list[float | None], out: Validated) -> None:  # fmt: skip
         current = out.latest.get(key)
         if current is None or current[0] < ts:
-            out.latest[key] = (ts, {q.name: v for q, v in zip(quantities, values, strict=True)
-                                    if v is not None})  # fmt: skip
+            out.latest[key] = (ts, quantities, values)
 
     def _one(self, msg: dict[str, Any], devices: dict[str, Mapping[str, DeviceRef]],
              now: datetime, out: Validated) -> None:  # fmt: skip
