@@ -52,9 +52,15 @@ def test_ingest_survives_a_database_restart() -> None:
         pipeline = Pipeline(engine)
         stop = threading.Event()
         source = MemorySource(f"memory://{bus_name}")
-        worker = threading.Thread(
-            target=run_sources, args=(pipeline, [source], stop), kwargs={"batch_size": 50}
-        )
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                run_sources(pipeline, [source], stop, batch_size=50)
+            except BaseException as exc:  # surfaced by the assertion below
+                errors.append(exc)
+
+        worker = threading.Thread(target=work)
         worker.start()
         deadline = time.monotonic() + DEADLINE_S
         while len(bus) > READINGS * 0.8 and time.monotonic() < deadline:
@@ -70,6 +76,7 @@ def test_ingest_survives_a_database_restart() -> None:
         stop.set()
         worker.join(timeout=30)
         assert not worker.is_alive()
+        assert errors == [], "ingest must ride out the restart, not die"
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT count(*), count(DISTINCT ts) "
                                        "FROM telemetry.meter_reading")).one()  # fmt: skip

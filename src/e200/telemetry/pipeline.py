@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from e200 import archives
 from e200.archives import DeviceRef
@@ -160,11 +161,12 @@ class Pipeline:
         while True:
             try:
                 return self.process(deliveries, source)
-            except (OperationalError, DBAPIError) as exc:
-                if not _is_connection_error(exc):
+            except (DBAPIError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                # COPY runs on the driver connection, so psycopg's own errors arrive unwrapped.
+                if isinstance(exc, DBAPIError) and not _is_connection_error(exc):
                     raise
                 log.warning("database unavailable; batch will be retried", source=source,
-                            retry_in_s=delay, error=str(exc.orig)[:200])  # fmt: skip
+                            retry_in_s=delay, error=str(exc)[:200])  # fmt: skip
                 if stop is not None and stop.wait(delay):
                     return None
                 if stop is None:
@@ -175,8 +177,6 @@ class Pipeline:
 def _is_connection_error(exc: DBAPIError) -> bool:
     if exc.connection_invalidated:
         return True
-    import psycopg
-
     return isinstance(exc.orig, (psycopg.OperationalError, psycopg.InterfaceError))
 
 

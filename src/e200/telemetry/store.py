@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import psycopg
 from sqlalchemy import Connection, Table
 
@@ -107,10 +106,13 @@ class Store:
         the per-source counters — one transaction, so counts always add up."""
         self.ensure_partitions(conn, batch)
         result = StoreResult()
-        events = [(k, i, ts, e, orjson.dumps(d).decode() if d is not None else None, r)
-                  for k, i, ts, e, d, r in batch.events]  # fmt: skip
-        for table, rows in ((dt_reading, batch.dt_rows), (meter_reading, batch.meter_rows),
-                            (meter_daily, batch.daily_rows), (device_event, events)):  # fmt: skip
+        tables = (
+            (dt_reading, batch.dt_rows),
+            (meter_reading, batch.meter_rows),
+            (meter_daily, batch.daily_rows),
+            (device_event, batch.events),
+        )
+        for table, rows in tables:
             part = self._copy_upsert(conn, table, rows)
             result.stored += part.stored
             result.duplicates += part.duplicates
@@ -135,14 +137,22 @@ class Store:
     def _write_latest(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:
         if not batch.latest:
             return
-        cur.executemany(
-            "INSERT INTO telemetry.latest AS l (device_kind, device_id, ts, values, received_at) "
-            "VALUES (%s, %s, %s, %s::jsonb, %s) ON CONFLICT (device_kind, device_id) DO UPDATE "
-            "SET ts = excluded.ts, values = l.values || excluded.values, "
-            "received_at = excluded.received_at WHERE l.ts <= excluded.ts",
-            [(kind, dev, ts, orjson.dumps(values).decode(), now)
-             for (kind, dev), (ts, values) in batch.latest_values().items()],
-        )  # fmt: skip
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_latest (LIKE telemetry.latest) "
+            "ON COMMIT DELETE ROWS"
+        )
+        with cur.copy("COPY stage_latest (device_kind, device_id, ts, values, received_at) "
+                      "FROM STDIN (FORMAT BINARY)") as copy:  # fmt: skip
+            copy.set_types(["text", "int8", "timestamptz", "jsonb", "timestamptz"])
+            for (kind, dev), (ts, values) in batch.latest_values().items():
+                copy.write_row((kind, dev, ts, values, now))
+        cur.execute(
+            "INSERT INTO telemetry.latest AS l SELECT * FROM stage_latest "
+            "ON CONFLICT (device_kind, device_id) DO UPDATE SET ts = excluded.ts, "
+            "values = l.values || excluded.values, received_at = excluded.received_at "
+            "WHERE l.ts <= excluded.ts"
+        )
+        cur.execute("TRUNCATE stage_latest")
 
     def _write_liveness(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:
         if not batch.seen_terminals:

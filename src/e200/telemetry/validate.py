@@ -171,6 +171,8 @@ def _fmt(bound: float) -> str:
 
 class Validator:
     def __init__(self, resolve: Resolver, last_registers: LastRegisters, rules: Rules) -> None:
+        # Terminals of one utility report the same interval ends: parse each stamp once.
+        self._stamps: dict[object, datetime] = {}
         self._resolve = resolve
         self._last = last_registers
         self.rules = rules
@@ -227,7 +229,12 @@ class Validator:
         if not isinstance(interval, int) or isinstance(interval, bool) \
                 or interval not in INTERVALS_MIN:  # fmt: skip
             raise _Invalid("schema", f"interval_min: one of {list(INTERVALS_MIN)}")
-        ts = self._checked_time(_parse_ts(msg.get("ts")), now)
+        raw_ts = msg.get("ts")
+        ts = self._stamps.get(raw_ts) if type(raw_ts) is str else None
+        if ts is None:
+            ts = self._checked_time(_parse_ts(raw_ts), now)
+            if type(raw_ts) is str:
+                self._stamps[raw_ts] = ts
         if int(ts.timestamp()) % (interval * 60) or ts.microsecond:
             raise _Invalid("off_grid", f"ts: {ts.isoformat()} is not on the {interval}-min grid")
         return ts, interval
