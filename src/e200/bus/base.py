@@ -85,7 +85,8 @@ class BusUrl:
         params: dict[str, str] = {}
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
             if key in params:
-                raise BusError(f"parameter {key!r} given twice in {redact(url)!r}")
+                where = f"{parts.scheme}://{netloc}{parts.path}"  # no credentials
+                raise BusError(f"parameter {key!r} given twice in {where!r}")
             params[key] = value
         return cls(
             scheme=parts.scheme.lower(),
@@ -154,6 +155,5 @@ def check_params(
     """Refuse unknown parameters (typos); ``dotted_pass`` lets ``a.b`` keys through."""
     unknown = sorted(k for k in params if k not in known and not (dotted_pass and "." in k))
     if unknown:
-        raise BusError(
-            f"unknown parameter(s) {', '.join(unknown)} in {url!r}; known: {', '.join(sorted(known))}"
-        )
+        names = ", ".join(sorted(known)) or "none"
+        raise BusError(f"unknown parameter(s) {', '.join(unknown)} in {url!r}; known: {names}")

@@ -250,6 +250,7 @@ class Validator:
                    values: list[float | None], out: Validated) -> None:  # fmt: skip
         """Registers may not run backwards against the newest earlier reading we know of."""
         current = out.latest.get(key)
+        last: Mapping[str, float | None]
         if current is not None:
             last_ts = current[0]
             last = {quantities[i].name: current[2][i] for i in _register_positions(quantities)}
