@@ -23,6 +23,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(help="Benchmarks (results go into docs/performance.md).",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
 
@@ -167,6 +170,41 @@ def db_status() -> None:
         console.print(table)
     finally:
         database.close()
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    rows: Annotated[int, typer.Option(help="Transformer readings in the run.")] = 1_000_000,
+    transformers: Annotated[int, typer.Option()] = 10_000,
+    workers: Annotated[int, typer.Option(help="Ingest processes for the Kafka run.")] = 2,
+    batch_size: Annotated[int, typer.Option()] = 5000,
+    kafka: Annotated[str | None, typer.Option(
+        help="host:port of a Kafka broker; default: start Tansu.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:  # fmt: skip
+    """Raw COPY vs the ingest pipeline (memory and Kafka) vs naive INSERTs, in one run."""
+    from e200.bench.ingest import run
+
+    settings = _settings(log_level="warning")
+    with console.status("benchmark") as status:
+        result = run(rows, transformers, workers, batch_size, kafka, settings.database_url,
+                     progress=lambda msg: status.update(msg))  # fmt: skip
+    if json_out:
+        typer.echo(orjson.dumps(result).decode())
+        return
+    table = Table(title=f"e200 bench ingest: {result['rows']:,} readings")
+    table.add_column("path")
+    table.add_column("readings/s", justify="right")
+    table.add_column("vs raw COPY", justify="right")
+    copy = result["copy_rows_per_s"]
+    for label, key in (("(a) raw binary COPY", "copy_rows_per_s"),
+                       ("(b) pipeline, memory source", "memory_rows_per_s"),
+                       (f"(c) pipeline, Kafka, {workers} process(es)", "kafka_rows_per_s"),
+                       ("(d) naive per-row INSERT", "naive_rows_per_s")):  # fmt: skip
+        table.add_row(label, f"{result[key]:,}", f"{result[key] / copy:.2f}")
+    console.print(table)
+    console.print(f"memory/naive = {result['memory_vs_naive']}x, peak RSS "
+                  f"{result['peak_rss_mb']} MB")  # fmt: skip
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ duplicates and not stored. Within one batch the first copy wins too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +62,14 @@ class Store:
         )
         return stage
 
+    @staticmethod
+    def _copy(cur: psycopg.Cursor[Any], target: str, col_list: str, types: list[str],
+              rows: Iterable[tuple[Any, ...]]) -> None:  # fmt: skip
+        with cur.copy(f"COPY {target} ({col_list}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
     def _copy_upsert(self, conn: Connection, table: Table, rows: list[tuple[Any, ...]]
                      ) -> StoreResult:  # fmt: skip
         if not rows:
@@ -72,19 +81,25 @@ class Store:
             unique.setdefault(row[:key_len], row)
         columns = [c.name for c in table.columns]
         types = [_pg_type(c) for c in table.columns]
-        with _raw(conn).cursor() as cur:
-            stage = self._stage(cur, table)
-            col_list = ", ".join(f'"{c}"' for c in columns)
-            with cur.copy(f"COPY {stage} ({col_list}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(types)
-                for row in unique.values():
-                    copy.write_row(row)
-            cur.execute(
-                f"INSERT INTO {SCHEMA}.{table.name} ({col_list}) SELECT {col_list} FROM {stage} "
-                "ON CONFLICT DO NOTHING"
-            )
-            stored = max(cur.rowcount, 0)
-            cur.execute(f"TRUNCATE {stage}")
+        col_list = ", ".join(f'"{c}"' for c in columns)
+        raw = _raw(conn)
+        with raw.cursor() as cur:
+            # Optimistic: in steady state nothing is a duplicate, so COPY straight into the
+            # table under a savepoint. A unique violation (a redelivery) rolls back to it and
+            # the batch takes the staging path, which skips what is already stored.
+            try:
+                with raw.transaction():
+                    self._copy(cur, f"{SCHEMA}.{table.name}", col_list, types, unique.values())
+                stored = len(unique)
+            except psycopg.errors.UniqueViolation:
+                stage = self._stage(cur, table)
+                self._copy(cur, stage, col_list, types, unique.values())
+                cur.execute(
+                    f"INSERT INTO {SCHEMA}.{table.name} ({col_list}) SELECT {col_list} "
+                    f"FROM {stage} ON CONFLICT DO NOTHING"
+                )
+                stored = max(cur.rowcount, 0)
+                cur.execute(f"TRUNCATE {stage}")
         return StoreResult(stored=stored, duplicates=len(rows) - stored)
 
     def ensure_partitions(self, conn: Connection, batch: Validated) -> None:

@@ -99,25 +99,24 @@ def _str_field(msg: dict[str, Any], name: str) -> str:
 
 
 _INF = float("inf")
-_register_cache: dict[int, list[int]] = {}
+_REGISTER_POSITIONS: dict[int, list[int]] = {
+    id(qs): [i for i, q in enumerate(qs) if q.register]
+    for qs in (DT_QUANTITIES, METER_QUANTITIES, DAILY_QUANTITIES)
+}
 
 
 def _register_positions(quantities: tuple[Quantity, ...]) -> list[int]:
-    positions = _register_cache.get(id(quantities))
-    if positions is None:
-        positions = [i for i, q in enumerate(quantities) if q.register]
-        _register_cache[id(quantities)] = positions
-    return positions
+    return _REGISTER_POSITIONS[id(quantities)]
 
 
 _Layout = tuple[dict[str, int], list[tuple[float, float]]]
-_layouts: dict[tuple[int, tuple[tuple[str, float], ...]], _Layout] = {}
+_layouts: dict[tuple[float, ...], _Layout] = {}
 
 
 def _layout(quantities: tuple[Quantity, ...], rating: dict[str, float]) -> _Layout:
     """Column positions and numeric bounds for one device rating, computed once and cached:
     the per-value check on the hot path is then one dict lookup and one comparison."""
-    key = (id(quantities), tuple(sorted(rating.items())))
+    key = (id(quantities), *rating.values())
     layout = _layouts.get(key)
     if layout is None:
         bounds = []
