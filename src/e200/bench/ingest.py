@@ -177,7 +177,7 @@ def kafka_pipeline(engine: Engine, work: Workload, bootstrap: str, workers: int,
                    batch_size: int, progress: Callable[[str], None]) -> float:  # fmt: skip
     """(c) produce everything to a 4-partition topic, then W ingest processes consume it."""
     from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     _reset(engine)
     topic = f"bench-{int(time.time())}"

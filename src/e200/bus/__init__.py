@@ -16,6 +16,8 @@ __all__ = [
     "BusUrl",
     "Delivery",
     "MemoryBus",
+    "MemorySink",
+    "MemorySource",
     "Sink",
     "Source",
     "open_sink",
