@@ -85,3 +85,9 @@ def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path, database_url="unused://")
     with TestClient(create_app(settings, engine, console=False)) as test_client:
         yield test_client
+
+
+# Real brokers (Tansu for Kafka, Mosquitto for MQTT), shared by every test folder.
+from tests.bus.brokers import kafka_broker, mqtt_broker  # noqa: E402
+
+__all__ = ["kafka_broker", "mqtt_broker"]

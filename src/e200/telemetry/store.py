@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, text
 
 from e200.telemetry import partitions
 from e200.telemetry.codec import Rejection
@@ -26,6 +26,8 @@ from e200.telemetry.tables import (
     meter_reading,
 )
 from e200.telemetry.validate import Validated
+
+_PARTITION_LOCK_ID = 200_200_002
 
 
 @dataclass
@@ -82,16 +84,19 @@ class Store:
         columns = [c.name for c in table.columns]
         types = [_pg_type(c) for c in table.columns]
         col_list = ", ".join(f'"{c}"' for c in columns)
-        raw = _raw(conn)
-        with raw.cursor() as cur:
+        with _raw(conn).cursor() as cur:
             # Optimistic: in steady state nothing is a duplicate, so COPY straight into the
             # table under a savepoint. A unique violation (a redelivery) rolls back to it and
             # the batch takes the staging path, which skips what is already stored.
+            # Plain SQL savepoints: psycopg's transaction() would open and COMMIT a transaction
+            # of its own when SQLAlchemy's has not sent a statement yet.
+            cur.execute("SAVEPOINT e200_copy")
             try:
-                with raw.transaction():
-                    self._copy(cur, f"{SCHEMA}.{table.name}", col_list, types, unique.values())
+                self._copy(cur, f"{SCHEMA}.{table.name}", col_list, types, unique.values())
+                cur.execute("RELEASE SAVEPOINT e200_copy")
                 stored = len(unique)
             except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT e200_copy")
                 stage = self._stage(cur, table)
                 self._copy(cur, stage, col_list, types, unique.values())
                 cur.execute(
@@ -103,17 +108,26 @@ class Store:
         return StoreResult(stored=stored, duplicates=len(rows) - stored)
 
     def ensure_partitions(self, conn: Connection, batch: Validated) -> None:
+        """Create missing partitions in a short transaction of their own, serialised across
+        processes by an advisory lock, so that concurrent ingest processes never race on the
+        same DDL and the batch's transaction holds no DDL lock."""
         if self.known_partitions is None:
             self.known_partitions = partitions.existing_partitions(conn)
-        known = self.known_partitions
         wanted = {
             "dt_reading": {r[1].astimezone(UTC).date() for r in batch.dt_rows},
             "meter_reading": {r[1].astimezone(UTC).date() for r in batch.meter_rows},
             "meter_daily": {r[1] for r in batch.daily_rows},
         }
-        for table, days in wanted.items():
-            if days:
-                partitions.ensure_partitions(conn, table, days, known)
+        missing = {table: days for table, days in wanted.items()
+                   if any(partitions.partition_name(table, d) not in self.known_partitions
+                          for d in days)}  # fmt: skip
+        if not missing:
+            return
+        with conn.engine.begin() as ddl:
+            ddl.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PARTITION_LOCK_ID})
+            self.known_partitions = partitions.existing_partitions(ddl)
+            for table, days in missing.items():
+                partitions.ensure_partitions(ddl, table, days, self.known_partitions)
 
     def write(self, conn: Connection, batch: Validated, source: str, received: int,
               now: datetime) -> StoreResult:  # fmt: skip
