@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck layers pytest install dev browser clean
+.PHONY: run test bench browser clean
 
 run: $(STAMP_RUN)
 	$(BIN)/e200 up
@@ -19,6 +19,10 @@ test: $(STAMP_DEV) browser
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# Benchmarks print ratios against raw COPY measured in the same run (docs/performance.md).
+bench: $(STAMP_DEV)
+	$(BIN)/e200 bench ingest
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
