@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from e200 import archives
@@ -28,7 +28,7 @@ from e200.kernel import utc_now
 from e200.telemetry.codec import IotMapping, Rejection, decode
 from e200.telemetry.contract import QUANTITIES_BY_TYPE
 from e200.telemetry.store import Store
-from e200.telemetry.tables import latest
+from e200.telemetry.tables import dt_reading, meter_reading
 from e200.telemetry.validate import LastRegisters, Rules, Validated, Validator
 
 log = structlog.get_logger(__name__)
@@ -100,24 +100,29 @@ class Pipeline:
         self._devices.clear()
         self._unknown.clear()
 
-    def _load_last(self, conn: Connection, devices: dict[str, Mapping[str, DeviceRef]]) -> None:
-        keys = [
-            (ref.kind, ref.id)
-            for kind in ("transformer", "meter")
-            for ref in devices.get(kind, {}).values()
-            if (ref.kind, ref.id) not in self._last
-        ]
-        if not keys:
-            return
-        rows = conn.execute(
-            select(latest.c.device_kind, latest.c.device_id, latest.c.ts, latest.c["values"])
-            .where(latest.c.device_id.in_([k[1] for k in keys]))
-        )  # fmt: skip
-        wanted = set(keys)
-        for kind, dev, ts, values in rows:
-            if (kind, dev) in wanted:
-                self._last[(kind, dev)] = (ts, {k: v for k, v in values.items()
-                                                if k in _REGISTERS})  # fmt: skip
+    def _load_last(self, devices: dict[str, Mapping[str, DeviceRef]]) -> None:
+        """Last registers of devices not yet seen by this process, from their newest reading of
+        the last two days (older history is not needed to catch a register running back).
+
+        Read on a connection of its own: the batch's transaction must not lock the reading
+        tables before missing partitions are created (that DDL runs in its own transaction)."""
+        for kind, table, key in (("transformer", dt_reading, "transformer_id"),
+                                 ("meter", meter_reading, "meter_id")):  # fmt: skip
+            ids = [ref.id for ref in devices.get(kind, {}).values()
+                   if (kind, ref.id) not in self._last]  # fmt: skip
+            if not ids:
+                continue
+            registers = [c for c in _REGISTERS if c in table.c]
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(table.c[key], table.c.ts, *(table.c[r] for r in registers))
+                    .where(table.c[key].in_(ids), table.c.ts > func.now() - timedelta(days=2))
+                    .order_by(table.c[key], table.c.ts.desc())
+                    .distinct(table.c[key])
+                ).all()  # fmt: skip
+            for row in rows:
+                values = {r: v for r, v in zip(registers, row[2:], strict=True) if v is not None}
+                self._last[(kind, row[0])] = (row[1], values)
 
     # -- processing ----------------------------------------------------------------------------
 
@@ -135,14 +140,15 @@ class Pipeline:
             now = self.clock()
             validator = Validator(self._resolver(conn), self._last, self.rules)
             devices = validator.resolve_all(messages)
-            self._load_last(conn, devices)
+            self._load_last(devices)
             batch = validator.validate(messages, now, devices)
             batch.rejected[:0] = decode_rejects
             result = self._store.write(conn, batch, source, received, now)
             for hook in self.hooks:
                 hook(conn, batch)
-        for key, (ts, values) in batch.latest_values().items():
-            regs = {k: v for k, v in values.items() if k in _REGISTERS}
+        for key, (ts, quantities, values) in batch.latest.items():
+            regs = {q.name: v for q, v in zip(quantities, values, strict=True)
+                    if q.register and v is not None}  # fmt: skip
             last = self._last.get(key)
             if regs and (last is None or last[0] < ts):
                 self._last[key] = (ts, regs)

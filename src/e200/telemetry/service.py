@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, select
 
 from e200 import archives
 from e200.kernel import InvalidInputError, NotFoundError, Scope, as_utc, utc_now
-from e200.telemetry.contract import DT_QUANTITIES, METER_QUANTITIES
+from e200.telemetry.contract import DT_QUANTITIES, METER_QUANTITIES, Quantity
 from e200.telemetry.tables import (
     dt_reading,
     ingest_counter,
-    latest,
     meter_reading,
     quarantine,
     terminal_liveness,
@@ -53,11 +52,27 @@ def device_latest(conn: Connection, asset_number: str, scope: Scope,
         out.update(last_seen_at=last_seen, last_ts=row.last_ts if row else None, online=online,
                    offline_after_min=interval * offline_after_intervals)  # fmt: skip
         return out
-    row = conn.execute(select(latest).where(latest.c.device_kind == kind,
-                                            latest.c.device_id == device_id)).first()  # fmt: skip
-    out.update(ts=row.ts if row else None, received_at=row.received_at if row else None,
-               values=row.values if row else {})  # fmt: skip
+    # The newest reading is the live value (one backward index scan per partition).
+    table, key, quantities = _reading_table(kind)
+    row = conn.execute(
+        select(table).where(table.c[key] == device_id, table.c.ts <= func.now() + timedelta(
+            minutes=5)).order_by(table.c.ts.desc()).limit(1)
+    ).first()  # fmt: skip
+    values = {q.name: row._mapping[q.name] for q in quantities
+              if row is not None and row._mapping[q.name] is not None}  # fmt: skip
+    out.update(
+        ts=row.ts if row else None,
+        received_at=row.received_at if row else None,
+        interval_min=row.interval_min if row else None,
+        values=values,
+    )
     return out
+
+
+def _reading_table(kind: str) -> tuple[Table, str, tuple[Quantity, ...]]:
+    if kind == "transformer":
+        return dt_reading, "transformer_id", DT_QUANTITIES
+    return meter_reading, "meter_id", METER_QUANTITIES
 
 
 def device_readings(
@@ -77,8 +92,7 @@ def device_readings(
     start = as_utc(start) if start else end - timedelta(days=7)
     if start >= end:
         raise InvalidInputError("from: must be before to", field="from")
-    table, key, known = ((dt_reading, "transformer_id", DT_QUANTITIES) if kind == "transformer"
-                         else (meter_reading, "meter_id", METER_QUANTITIES))  # fmt: skip
+    table, key, known = _reading_table(kind)
     names = [q.name for q in known]
     if quantities:
         unknown = [q for q in quantities if q not in names]

@@ -30,6 +30,11 @@ from e200.telemetry.validate import Validated
 _PARTITION_LOCK_ID = 200_200_002
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: keep it visible instead of failing the batch."""
+    return value.replace("\x00", "\\0")
+
+
 @dataclass
 class StoreResult:
     stored: int = 0
@@ -131,7 +136,7 @@ class Store:
 
     def write(self, conn: Connection, batch: Validated, source: str, received: int,
               now: datetime) -> StoreResult:  # fmt: skip
-        """Store everything of a batch and its rejections, update latest values, liveness and
+        """Store everything of a batch and its rejections, update terminal liveness and
         the per-source counters — one transaction, so counts always add up."""
         self.ensure_partitions(conn, batch)
         result = StoreResult()
@@ -148,7 +153,6 @@ class Store:
         # Terminal meter lists and command acks are state, not history: always accepted.
         result.stored += len(batch.terminal_lists) + len(batch.acks)
         with _raw(conn).cursor() as cur:
-            self._write_latest(cur, batch, now)
             self._write_liveness(cur, batch, now)
             self._write_meter_lists(cur, batch, now)
             self._quarantine(cur, batch.rejected, source, now)
@@ -162,26 +166,6 @@ class Store:
                 (source, received, result.stored, len(batch.rejected), result.duplicates, now),
             )
         return result
-
-    def _write_latest(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:
-        if not batch.latest:
-            return
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS stage_latest (LIKE telemetry.latest) "
-            "ON COMMIT DELETE ROWS"
-        )
-        with cur.copy("COPY stage_latest (device_kind, device_id, ts, values, received_at) "
-                      "FROM STDIN (FORMAT BINARY)") as copy:  # fmt: skip
-            copy.set_types(["text", "int8", "timestamptz", "jsonb", "timestamptz"])
-            for (kind, dev), (ts, values) in batch.latest_values().items():
-                copy.write_row((kind, dev, ts, values, now))
-        cur.execute(
-            "INSERT INTO telemetry.latest AS l SELECT * FROM stage_latest "
-            "ON CONFLICT (device_kind, device_id) DO UPDATE SET ts = excluded.ts, "
-            "values = l.values || excluded.values, received_at = excluded.received_at "
-            "WHERE l.ts <= excluded.ts"
-        )
-        cur.execute("TRUNCATE stage_latest")
 
     def _write_liveness(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:
         if not batch.seen_terminals:
@@ -215,6 +199,7 @@ class Store:
         ) as copy:
             copy.set_types(["timestamptz", "text", "text", "text", "text", "text", "text", "bytea"])
             for rej in rejected:
-                device = (rej.device or "")[:64] or None
-                row = (now, source, rej.ref, rej.reason, rej.detail[:2000], rej.message_type)
+                device = _text(rej.device or "")[:64] or None
+                row = (now, source, rej.ref, rej.reason, _text(rej.detail)[:2000],
+                       _text(rej.message_type or "")[:32] or None)  # fmt: skip
                 copy.write_row((*row, device, rej.payload))

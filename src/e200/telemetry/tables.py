@@ -94,17 +94,6 @@ terminal_meter_list = Table(
     _ts("received_at"),
 )
 
-latest = Table(
-    "latest",
-    metadata,
-    Column("device_kind", String(16), nullable=False),
-    Column("device_id", BigInteger, nullable=False),
-    _ts("ts"),
-    Column("values", JSONB, nullable=False),
-    _ts("received_at"),
-    PrimaryKeyConstraint("device_kind", "device_id"),
-)
-
 terminal_liveness = Table(
     "terminal_liveness",
     metadata,

@@ -59,13 +59,6 @@ class Validated:
         field(default_factory=dict)
     )
 
-    def latest_values(self) -> dict[tuple[str, int], tuple[datetime, dict[str, float]]]:
-        """The newest values per device, as name -> value (quantities not sent are absent)."""
-        return {
-            key: (ts, {q.name: v for q, v in zip(qs, values, strict=True) if v is not None})
-            for key, (ts, qs, values) in self.latest.items()
-        }
-
     @property
     def accepted(self) -> int:
         return (len(self.dt_rows) + len(self.meter_rows) + len(self.daily_rows) + len(self.events)
@@ -95,7 +88,14 @@ def _str_field(msg: dict[str, Any], name: str) -> str:
     value = msg.get(name)
     if not isinstance(value, str) or not value:
         raise _Invalid("schema", f"{name}: required, a non-empty string")
+    if not _usable_key(value):
+        raise _Invalid("schema", f"{name}: at most 64 characters, no NUL")
     return value
+
+
+def _usable_key(value: str) -> bool:
+    """An asset number we can look up: PostgreSQL text cannot hold NUL; keys are ≤ 64 chars."""
+    return len(value) <= 64 and "\x00" not in value
 
 
 _INF = float("inf")
@@ -212,7 +212,8 @@ class Validator:
                     wanted[kind].add(device)
             elif mtype in ("terminal_meters", "command_ack") and isinstance(terminal, str):
                 wanted["terminal"].add(terminal)
-        return {kind: self._resolve(kind, sorted(names)) for kind, names in wanted.items()}
+        return {kind: self._resolve(kind, sorted(n for n in names if _usable_key(n)))
+                for kind, names in wanted.items()}  # fmt: skip
 
     def _device(self, devices: dict[str, Mapping[str, DeviceRef]], kind: str, number: str
                 ) -> DeviceRef:  # fmt: skip
