@@ -97,7 +97,7 @@ def _dsn(engine: Engine) -> str:
 
 def _reset(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE telemetry.dt_reading, telemetry.latest, "
+        conn.execute(text("TRUNCATE telemetry.dt_reading, "
                           "telemetry.terminal_liveness, telemetry.ingest_counter, "
                           "telemetry.quarantine"))  # fmt: skip
         conn.execute(text("CHECKPOINT"))
