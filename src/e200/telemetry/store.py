@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -28,6 +28,7 @@ from e200.telemetry.tables import (
 from e200.telemetry.validate import Validated
 
 _PARTITION_LOCK_ID = 200_200_002
+LIVENESS_WRITE_EVERY = timedelta(minutes=1)
 
 
 def _text(value: str) -> str:
@@ -60,6 +61,8 @@ class Store:
 
     def __init__(self) -> None:
         self.known_partitions: set[str] | None = None
+        # terminal id -> (when we last wrote its liveness, the message time we wrote)
+        self._liveness_written: dict[int, tuple[datetime, datetime]] = {}
 
     def _stage(self, cur: psycopg.Cursor[Any], table: Table) -> str:
         stage = f"stage_{table.name}"
@@ -168,14 +171,27 @@ class Store:
         return result
 
     def _write_liveness(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:
-        if not batch.seen_terminals:
+        """Record when each terminal was last heard from — at most once a minute per terminal
+        and process: liveness is judged in reporting intervals (≥ 5 min), and a burst of
+        history (backfill, catch-up after an outage) must not cost one UPDATE per reading."""
+        due = [
+            (tid, ts)
+            for tid, ts in batch.seen_terminals.items()
+            if (seen := self._liveness_written.get(tid)) is None
+            or now - seen[0] >= LIVENESS_WRITE_EVERY
+            or ts > seen[1] + LIVENESS_WRITE_EVERY
+        ]
+        if not due:
             return
-        cur.executemany(
+        cur.execute(
             "INSERT INTO telemetry.terminal_liveness AS t (terminal_id, last_seen_at, last_ts) "
-            "VALUES (%s, %s, %s) ON CONFLICT (terminal_id) DO UPDATE SET "
-            "last_seen_at = excluded.last_seen_at, last_ts = GREATEST(t.last_ts, excluded.last_ts)",
-            [(tid, now, ts) for tid, ts in batch.seen_terminals.items()],
+            "SELECT id, %s, ts FROM unnest(%s::int8[], %s::timestamptz[]) AS u(id, ts) "
+            "ON CONFLICT (terminal_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+            "last_ts = GREATEST(t.last_ts, excluded.last_ts)",
+            (now, [tid for tid, _ in due], [ts for _, ts in due]),
         )
+        for tid, ts in due:
+            self._liveness_written[tid] = (now, ts)
 
     def _write_meter_lists(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime
                            ) -> None:  # fmt: skip
