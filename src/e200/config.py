@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     load_demo_grid: bool = Field(
         default=True, description="`e200 up` loads the demo grid when the archive is empty."
     )
+    demo_live: bool = Field(
+        default=True, description="`e200 up` runs the grid simulator live on the demo grid."
+    )
+    demo_history_days: float = Field(
+        default=7, ge=0, le=60, description="Days of simulated history for a new demo archive."
+    )
     offline_after_intervals: int = Field(
         default=3, ge=1, description="A terminal is offline after k reporting intervals silent."
     )

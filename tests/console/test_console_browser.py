@@ -48,7 +48,12 @@ class Server:
     """`e200 up --demo` as a subprocess on a free port with its own data folder."""
 
     def __init__(self, data_dir: Path) -> None:
-        env = {**os.environ, "E200_DATA_DIR": str(data_dir), "E200_LOG_JSON": "true"}
+        env = {
+            **os.environ,
+            "E200_DATA_DIR": str(data_dir),
+            "E200_LOG_JSON": "true",
+            "E200_DEMO_LIVE": "false",
+        }  # the archive is what these tests look at
         env.pop("E200_DATABASE_URL", None)
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"

@@ -32,6 +32,7 @@ def free_port() -> int:
 class Server:
     def __init__(self, data_dir: Path, port: int) -> None:
         env = {**os.environ, "E200_DATA_DIR": str(data_dir), "E200_LOG_JSON": "true",
+               "E200_DEMO_HISTORY_DAYS": "0.25",
                "COLUMNS": "200"}  # fmt: skip
         env.pop("E200_DATABASE_URL", None)
         self.port = port
@@ -84,6 +85,18 @@ def test_up_serves_the_system_and_ctrl_c_stops_it(data_dir: Path) -> None:
         assert meters["total"] > 100, "the demo grid is loaded"
         console = httpx.get(server.base + "/console/", timeout=10)
         assert console.status_code == 200 and "E200" in console.text
+        # The simulator backfills history for the new demo grid through the ingest pipeline.
+        deadline = time.monotonic() + STARTUP_LIMIT_S
+        counters: list[dict[str, int]] = []
+        while time.monotonic() < deadline and not counters:
+            counters = httpx.get(server.base + "/api/v1/ingest/counters", timeout=10).json()
+            time.sleep(0.5)
+        assert counters and counters[0]["stored"] > 10_000, server.output()
+        assert counters[0]["received"] == counters[0]["stored"] + counters[0][
+            "quarantined"] + counters[0]["duplicates"]  # fmt: skip
+        curve = httpx.get(server.base + "/api/v1/devices/SS-N01-F1-T1/readings",
+                          timeout=10).json()  # fmt: skip
+        assert len(curve["ts"]) >= 20, "hours of 15-min history for a demo transformer"
         metrics = httpx.get(server.base + "/metrics", timeout=10)
         assert "e200_http_requests_total" in metrics.text
 

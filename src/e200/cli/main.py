@@ -15,6 +15,7 @@ from rich.table import Table
 
 from e200 import __version__, logs
 from e200.config import Settings
+from e200.sim.cli import sim_app
 
 app = typer.Typer(
     help="E200 master station for distribution networks.",
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 bench_app = typer.Typer(help="Benchmarks (results go into docs/performance.md).",
                         no_args_is_help=True)  # fmt: skip
 app.add_typer(bench_app, name="bench")
+app.add_typer(sim_app, name="sim")
 console = Console(stderr=True)
 
 
@@ -69,16 +71,27 @@ def up(
         with console.status("Migrating the schema…"):
             upgrade(database.engine)
         admin_password = auth.ensure_admin(database.engine)
+        written = 0
         if settings.load_demo_grid:
             with console.status("Loading the demo grid…"):
                 written = load_demo_grid(database.engine)
             if written:
                 console.print(f"Demo grid loaded: {written} assets.")
-        from e200.cli.runtime import Totals, dispatch_thread, ingest_thread, make_pipeline
+        from e200.cli.runtime import (
+            Totals,
+            demo_thread,
+            dispatch_thread,
+            ingest_thread,
+            make_pipeline,
+        )
 
         pipeline = make_pipeline(database.engine, settings)
         ingest_thread(pipeline, ["memory"], stop, Totals())
         dispatch_thread(database.engine, "memory://commands", stop)
+        if settings.load_demo_grid and settings.demo_live:
+            # Simulated history for a new demo archive, then live data, in the background.
+            demo_thread(database.engine, settings, stop, settings.demo_history_days if written
+                        else 0)  # fmt: skip
         web_app = create_app(settings, database.engine, pipeline=pipeline)
         url = f"http://{settings.host}:{settings.port}"
         lines = [f"Console   [bold]{url}/console/[/]", f"API docs  {url}/api/docs"]

@@ -84,3 +84,46 @@ def dispatch_thread(engine: Engine, sink_url: str, stop: threading.Event,
     thread = threading.Thread(target=loop, name="e200-dispatch", daemon=True)
     thread.start()
     return thread
+
+
+class _Stopped(Exception):
+    pass
+
+
+def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
+                history_days: float) -> threading.Thread:  # fmt: skip
+    """Fill a new demo archive with simulated history, then keep it live: the simulator
+    publishes on the in-process bus that `e200 up` ingests."""
+    from e200.bus import MemoryBus
+    from e200.sim.backfill import backfill
+    from e200.sim.demo import DEMO_SEED, demo_grid
+    from e200.sim.live import run_live
+
+    def halt_if_stopped(done: int, total: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+
+    def loop() -> None:
+        grid = demo_grid()
+        try:
+            if history_days > 0:
+                result = backfill(engine, grid, history_days, DEMO_SEED,
+                                  pipeline=make_pipeline(engine, settings),
+                                  progress=halt_if_stopped)  # fmt: skip
+                log.info(
+                    "demo history loaded",
+                    days=history_days,
+                    readings=result.readings,
+                    quarantined=result.quarantined,
+                    seconds=round(result.seconds, 1),
+                )
+            run_live(grid, MemoryBus.get("default"), speed=1.0, stop_event=stop, seed=DEMO_SEED)
+        except _Stopped:
+            pass
+        except Exception:
+            if not stop.is_set():
+                log.exception("demo simulator stopped by an error")
+
+    thread = threading.Thread(target=loop, name="e200-demo-sim", daemon=True)
+    thread.start()
+    return thread
