@@ -153,3 +153,8 @@ def test_mqtt_subscription_stores_everything(
     finally:
         _stop([proc])
     assert _stored(engine) == len(messages)
+    with engine.connect() as conn:
+        counts = conn.execute(text("SELECT received, stored, quarantined, duplicates "
+                                   "FROM telemetry.ingest_counter")).one()  # fmt: skip
+    assert counts.stored == len(messages)
+    assert counts.received == counts.stored + counts.quarantined + counts.duplicates

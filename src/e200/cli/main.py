@@ -82,12 +82,14 @@ def up(
             demo_thread,
             dispatch_thread,
             ingest_thread,
+            maintenance_thread,
             make_pipeline,
         )
 
         pipeline = make_pipeline(database.engine, settings)
         ingest_thread(pipeline, ["memory"], stop, Totals())
         dispatch_thread(database.engine, "memory://commands", stop)
+        maintenance_thread(database.engine, settings, stop)
         if settings.load_demo_grid and settings.demo_live:
             # Simulated history for a new demo archive, then live data, in the background.
             demo_thread(database.engine, settings, stop, settings.demo_history_days if written
@@ -122,7 +124,13 @@ def ingest(
 ) -> None:  # fmt: skip
     """Ingest telemetry from one or more sources until Ctrl-C/SIGTERM (at-least-once; offsets
     are committed only after a batch is stored)."""
-    from e200.cli.runtime import Totals, dispatch_thread, ingest_thread, make_pipeline
+    from e200.cli.runtime import (
+        Totals,
+        dispatch_thread,
+        ingest_thread,
+        maintenance_thread,
+        make_pipeline,
+    )
     from e200.db import Database, upgrade
 
     settings = _settings()
@@ -135,6 +143,7 @@ def ingest(
         upgrade(database.engine)
         pipeline = make_pipeline(database.engine, settings)
         thread = ingest_thread(pipeline, list(source), stop, totals, batch_size=batch_size)
+        maintenance_thread(database.engine, settings, stop)
         if commands:
             dispatch_thread(database.engine, commands, stop)
         console.print(f"Ingesting from {', '.join(source)}. Ctrl-C stops.")

@@ -127,3 +127,34 @@ def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
     thread = threading.Thread(target=loop, name="e200-demo-sim", daemon=True)
     thread.start()
     return thread
+
+
+def maintenance_thread(engine: Engine, settings: Settings, stop: threading.Event,
+                       period_s: float = 3600.0) -> threading.Thread:  # fmt: skip
+    """Hourly: create reading partitions ahead and drop those past retention."""
+    from datetime import timedelta
+
+    from e200.telemetry import drop_partitions_older_than
+
+    def once() -> None:
+        today = date.today()
+        with engine.begin() as conn:
+            create_partitions_ahead(conn, today)
+            dropped = drop_partitions_older_than(
+                conn, today - timedelta(days=settings.retention_days)
+            )
+        if dropped:
+            log.info("partitions past retention dropped", partitions=dropped)
+
+    def loop() -> None:
+        while True:
+            try:
+                once()
+            except Exception as exc:  # maintenance must never stop ingest
+                log.warning("partition maintenance failed; will retry", error=str(exc)[:200])
+            if stop.wait(period_s):
+                return
+
+    thread = threading.Thread(target=loop, name="e200-maintenance", daemon=True)
+    thread.start()
+    return thread
