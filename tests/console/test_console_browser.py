@@ -7,23 +7,18 @@ grid's random numbers. Texts are looked up through the console's translation tab
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from e200.console.i18n import t
 from tests.conftest import REPO_ROOT, require, shared_tmp_dir
+from tests.server import E200Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,72 +27,15 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-STARTUP_LIMIT_S = 120  # bounds: a hung start or stop fails the test instead of hanging CI
-STOP_LIMIT_S = 60
 UI_TIMEOUT_MS = 15_000
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """`e200 up --demo` as a subprocess on a free port with its own data folder."""
+class Server(E200Server):
+    """`e200 up --demo` without the live simulator: the archive is what these tests look at."""
 
     def __init__(self, data_dir: Path) -> None:
-        env = {
-            **os.environ,
-            "E200_DATA_DIR": str(data_dir),
-            "E200_LOG_JSON": "true",
-            "E200_DEMO_LIVE": "false",
-        }  # the archive is what these tests look at
-        env.pop("E200_DATABASE_URL", None)
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / "up.log"
-        self._log_handle = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "e200", "up", "--port", str(self.port), "--demo"],
-            env=env, stdout=self._log_handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_healthy(self) -> None:
-        deadline = time.monotonic() + STARTUP_LIMIT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"e200 up exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        pytest.fail(f"no /healthz within {STARTUP_LIMIT_S} s:\n{self.output()}")
-
-    def api(self, path: str, **params: object) -> Any:
-        response = httpx.get(self.base + path, params=params, timeout=10)  # type: ignore[arg-type]
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def interrupt(self) -> int | None:
-        """Ctrl-C, then wait (bounded); kill only if it does not stop."""
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
-            try:
-                return self.proc.wait(timeout=STOP_LIMIT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-                return None
-        finally:
-            self._log_handle.close()
+        super().__init__(data_dir, E200_DEMO_LIVE="false")
 
 
 @pytest.fixture(scope="module")

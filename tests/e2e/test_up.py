@@ -3,12 +3,7 @@ grid, API and console answering; Ctrl-C stops everything it started."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,53 +14,7 @@ import pytest
 from e200.auth import check_login
 from e200.db import EmbeddedPostgres, make_engine
 from tests.conftest import shared_tmp_dir
-
-STARTUP_LIMIT_S = 120  # a bound so a hung start fails the test instead of hanging CI
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, data_dir: Path, port: int) -> None:
-        env = {**os.environ, "E200_DATA_DIR": str(data_dir), "E200_LOG_JSON": "true",
-               "E200_DEMO_HISTORY_DAYS": "0.25",
-               "COLUMNS": "200"}  # fmt: skip
-        env.pop("E200_DATABASE_URL", None)
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        self.log = data_dir.parent / f"up-{port}.log"
-        self._log_handle = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "e200", "up", "--port", str(port), "--demo"],
-            env=env, stdout=self._log_handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def wait_healthy(self) -> None:
-        deadline = time.monotonic() + STARTUP_LIMIT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"e200 up exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        pytest.fail(f"no /healthz within {STARTUP_LIMIT_S} s:\n{self.output()}")
-
-    def interrupt(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(timeout=60)
-        finally:
-            self._log_handle.close()
+from tests.server import STARTUP_LIMIT_S, E200Server
 
 
 @pytest.fixture()
@@ -75,7 +24,7 @@ def data_dir() -> Iterator[Path]:
 
 @pytest.mark.slow
 def test_up_serves_the_system_and_ctrl_c_stops_it(data_dir: Path) -> None:
-    server = Server(data_dir, free_port())
+    server = E200Server(data_dir, E200_DEMO_HISTORY_DAYS="0.25")
     try:
         server.wait_healthy()
         ready = httpx.get(server.base + "/readyz", timeout=10)
@@ -125,7 +74,7 @@ def test_up_serves_the_system_and_ctrl_c_stops_it(data_dir: Path) -> None:
     assert EmbeddedPostgres(data_dir).server_pid() is None, "Ctrl-C stops the PostgreSQL it started"
 
     # Starting again keeps the data and does not print a new password.
-    again = Server(data_dir, free_port())
+    again = E200Server(data_dir, E200_DEMO_HISTORY_DAYS="0.25")
     try:
         again.wait_healthy()
         assert "admin / " not in again.output()
