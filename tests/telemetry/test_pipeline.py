@@ -173,3 +173,21 @@ def test_unknown_devices_are_listed(pipeline: Pipeline) -> None:
             "SELECT device, count(*) FROM telemetry.quarantine WHERE reason = 'unknown_device' "
             "GROUP BY device ORDER BY device")).all()  # fmt: skip
     assert [tuple(r) for r in listed] == [("M-NEW", 2), ("M-OTHER", 1)]
+
+
+def test_fast_and_generic_decoding_store_the_same(pipeline: Pipeline, area: Engine) -> None:
+    """Interval readings take a typed fast path; a delivery it cannot take (here: an array with
+    one malformed element) goes through the generic path. Both must store identical rows."""
+    t1, t2 = NOW - timedelta(minutes=5), NOW - timedelta(minutes=20)
+    fast = pipeline.process(deliveries([dt_msg(ts=t1, p_kw=81.5), meter_msg("M1", ts=t1)]), "t")
+    slow = pipeline.process(
+        deliveries([dt_msg(ts=t2, p_kw=81.5), meter_msg("M1", ts=t2), {"v": 1}]), "t"
+    )
+    assert (fast.stored, fast.quarantined) == (2, 0)
+    assert (slow.stored, slow.quarantined) == (2, 1)
+    with area.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM telemetry.dt_reading ORDER BY ts")).all()
+        meters = conn.execute(text("SELECT * FROM telemetry.meter_reading ORDER BY ts")).all()
+    strip = lambda r: tuple(v for k, v in r._mapping.items() if k not in ("ts", "received_at"))  # noqa: E731
+    assert strip(rows[0]) == strip(rows[1])
+    assert strip(meters[0]) == strip(meters[1])

@@ -14,7 +14,58 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
+
+from e200.telemetry.contract import DT_QUANTITIES, METER_QUANTITIES
+
+# Fast path: the two interval reading types decoded straight into typed structs by msgspec
+# (types, unknown quantities and missing fields are checked in C). Anything it refuses takes the
+# generic path below, which finds and names the problem.
+DtValues = msgspec.defstruct(
+    "DtValues", [(q.name, float | None, None) for q in DT_QUANTITIES], forbid_unknown_fields=True
+)
+MeterValues = msgspec.defstruct(
+    "MeterValues", [(q.name, float | None, None) for q in METER_QUANTITIES],
+    forbid_unknown_fields=True,
+)  # fmt: skip
+
+
+class DtInterval(msgspec.Struct, tag_field="type", tag="dt_interval"):
+    v: int
+    device: str
+    ts: str
+    interval_min: int
+    values: DtValues  # type: ignore[valid-type]
+    terminal: str | None = None
+
+
+class MeterInterval(msgspec.Struct, tag_field="type", tag="meter_interval"):
+    v: int
+    device: str
+    ts: str
+    interval_min: int
+    values: MeterValues  # type: ignore[valid-type]
+
+
+IntervalMessage = DtInterval | MeterInterval
+_one_fast = msgspec.json.Decoder(IntervalMessage)
+_many_fast = msgspec.json.Decoder(list[IntervalMessage])
+
+
+def decode_fast(raw: bytes) -> list[IntervalMessage] | None:
+    """Interval readings in the common shape, or None when the generic path must look."""
+    try:
+        if raw[:1] == b"[":
+            return _many_fast.decode(raw)
+        return [_one_fast.decode(raw)]
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def encoded(message: IntervalMessage) -> bytes:
+    """A typed message's own bytes, for the quarantine."""
+    return msgspec.json.encode(message)
 
 
 @dataclass(slots=True)

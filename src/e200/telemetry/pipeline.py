@@ -25,11 +25,24 @@ from e200.archives import DeviceRef
 from e200.bus import Delivery, Source
 from e200.config import Settings
 from e200.kernel import utc_now
-from e200.telemetry.codec import IotMapping, Rejection, decode
+from e200.telemetry.codec import (
+    IntervalMessage,
+    IotMapping,
+    Rejection,
+    decode,
+    decode_fast,
+    encoded,
+)
 from e200.telemetry.contract import QUANTITIES_BY_TYPE
 from e200.telemetry.store import Store
 from e200.telemetry.tables import dt_reading, meter_reading
-from e200.telemetry.validate import LastRegisters, Rules, Validated, Validator
+from e200.telemetry.validate import (
+    LastRegisters,
+    Rules,
+    Validated,
+    Validator,
+    register_values,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -128,27 +141,35 @@ class Pipeline:
 
     def process(self, deliveries: list[Delivery], source: str) -> BatchResult:
         messages: list[tuple[dict[str, Any], bytes, str | None]] = []
+        typed: list[tuple[IntervalMessage, bytes, str | None]] = []
         decode_rejects: list[Rejection] = []
         for delivery in deliveries:
+            fast = decode_fast(delivery.payload)
+            if fast is not None:
+                if len(fast) == 1:
+                    typed.append((fast[0], delivery.payload, delivery.ref))
+                else:
+                    typed += [(m, encoded(m), delivery.ref) for m in fast]
+                continue
             decoded, rejected = decode(delivery.payload, self.mapping)
             for rej in rejected:
                 rej.ref = delivery.ref
             decode_rejects += rejected
             messages += [(msg, raw, delivery.ref) for msg, raw in decoded]
-        received = len(messages) + len(decode_rejects)
+        received = len(typed) + len(messages) + len(decode_rejects)
         with self._lock, self.engine.begin() as conn:
             now = self.clock()
             validator = Validator(self._resolver(conn), self._last, self.rules)
-            devices = validator.resolve_all(messages)
+            devices = validator.resolve_all(messages, typed)
             self._load_last(devices)
             batch = validator.validate(messages, now, devices)
+            validator.validate_typed(typed, now, devices, batch)
             batch.rejected[:0] = decode_rejects
             result = self._store.write(conn, batch, source, received, now)
             for hook in self.hooks:
                 hook(conn, batch)
         for key, (ts, quantities, values) in batch.latest.items():
-            regs = {q.name: v for q, v in zip(quantities, values, strict=True)
-                    if q.register and v is not None}  # fmt: skip
+            regs = register_values(quantities, values)
             last = self._last.get(key)
             if regs and (last is None or last[0] < ts):
                 self._last[key] = (ts, regs)

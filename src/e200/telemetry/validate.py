@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from e200.archives import DeviceRef
-from e200.telemetry.codec import Rejection
+from e200.telemetry.codec import DtInterval, IntervalMessage, Rejection
 from e200.telemetry.contract import (
     CONTRACT_VERSION,
     DAILY_QUANTITIES,
@@ -109,6 +111,17 @@ def _register_positions(quantities: tuple[Quantity, ...]) -> list[int]:
     return _REGISTER_POSITIONS[id(quantities)]
 
 
+def register_values(quantities: tuple[Quantity, ...], values: list[float | None]
+                    ) -> dict[str, float]:  # fmt: skip
+    """The energy registers among a reading's values, by name."""
+    out = {}
+    for pos in _REGISTER_POSITIONS[id(quantities)]:
+        value = values[pos]
+        if value is not None:
+            out[quantities[pos].name] = value
+    return out
+
+
 _Layout = tuple[dict[str, int], list[tuple[float, float]]]
 _layouts: dict[tuple[float, ...], _Layout] = {}
 
@@ -128,15 +141,13 @@ def _layout(quantities: tuple[Quantity, ...], rating: dict[str, float]) -> _Layo
     return layout
 
 
-def _values(
-    msg: dict[str, Any], quantities: tuple[Quantity, ...], rating: dict[str, float]
-) -> list[float | None]:
+def _values(msg: dict[str, Any], quantities: tuple[Quantity, ...]) -> list[float | None]:
+    """The slow path's type checks: ``values`` of an untyped message as a list in column order."""
     values = msg.get("values")
     if type(values) is not dict:
         raise _Invalid("schema", "values: required, an object of quantity: number")
-    index, bounds = _layout(quantities, rating)
+    index, _ = _layout(quantities, {})
     out: list[float | None] = [None] * len(quantities)
-    given = 0
     for name, value in values.items():
         pos = index.get(name)
         if pos is None:
@@ -151,17 +162,37 @@ def _values(
                 raise _Invalid("out_of_range", f"values.{name}: {value} is too large") from None
         elif kind is not float:
             raise _Invalid("schema", f"values.{name}: must be a number")
+        out[pos] = value
+    return out
+
+
+def _check_ranges(
+    values: list[float | None], quantities: tuple[Quantity, ...], rating: dict[str, float]
+) -> None:
+    """Physical plausibility, shared by both paths: one comparison per value given."""
+    _, bounds = _layout(quantities, rating)
+    given = 0
+    for pos, value in enumerate(values):
+        if value is None:
+            continue
         lo, hi = bounds[pos]
         if not lo <= value <= hi:
             q = quantities[pos]
             unit = "" if q.unit == "1" else " " + q.unit
-            raise _Invalid("out_of_range", f"values.{name}: {value:g}{unit} outside "
+            raise _Invalid("out_of_range", f"values.{q.name}: {value:g}{unit} outside "
                            f"[{_fmt(lo)}, {_fmt(hi)}]")  # fmt: skip
-        out[pos] = value
         given += 1
     if not given:
         raise _Invalid("schema", "values: no quantity given")
-    return out
+
+
+def _key(value: object, name: str) -> str:
+    """An asset number field of a typed message (the same rules as ``_str_field``)."""
+    if not isinstance(value, str) or not value:
+        raise _Invalid("schema", f"{name}: required, a non-empty string")
+    if not _usable_key(value):
+        raise _Invalid("schema", f"{name}: at most 64 characters, no NUL")
+    return value
 
 
 def _fmt(bound: float) -> str:
@@ -194,9 +225,20 @@ class Validator:
                 out.rejected.append(Rejection(exc.reason, exc.detail, raw, mtype, device, ref))
         return out
 
-    def resolve_all(self, messages: list[tuple[dict[str, Any], bytes, str | None]]
-                     ) -> dict[str, Mapping[str, DeviceRef]]:  # fmt: skip
+    def resolve_all(
+        self,
+        messages: list[tuple[dict[str, Any], bytes, str | None]],
+        typed: list[tuple[IntervalMessage, bytes, str | None]] = (),  # type: ignore[assignment]
+    ) -> dict[str, Mapping[str, DeviceRef]]:
+        """Every device the batch names, looked up in one query per kind."""
         wanted: dict[str, set[str]] = {"transformer": set(), "meter": set(), "terminal": set()}
+        for item, *_ in typed:
+            if isinstance(item, DtInterval):
+                wanted["transformer"].add(item.device)
+                if item.terminal is not None:
+                    wanted["terminal"].add(item.terminal)
+            else:
+                wanted["meter"].add(item.device)
         for msg, *_ in messages:
             mtype = msg.get("type")
             device, terminal = msg.get("device"), msg.get("terminal")
@@ -224,12 +266,11 @@ class Validator:
             raise _Invalid("retired_device", f"{kind} {number!r} is retired")
         return ref
 
-    def _interval_ts(self, msg: dict[str, Any], now: datetime) -> tuple[datetime, int]:
-        interval = msg.get("interval_min")
+    def _interval_ts(self, raw_ts: object, interval: object, now: datetime
+                     ) -> tuple[datetime, int]:  # fmt: skip
         if not isinstance(interval, int) or isinstance(interval, bool) \
                 or interval not in INTERVALS_MIN:  # fmt: skip
             raise _Invalid("schema", f"interval_min: one of {list(INTERVALS_MIN)}")
-        raw_ts = msg.get("ts")
         ts = self._stamps.get(raw_ts) if type(raw_ts) is str else None
         if ts is None:
             ts = self._checked_time(_parse_ts(raw_ts), now)
@@ -278,6 +319,53 @@ class Validator:
         if current is None or current[0] < ts:
             out.latest[key] = (ts, quantities, values)
 
+    def _dt_reading(self, dt: DeviceRef, term: DeviceRef | None, ts: datetime, interval: int,
+                    values: list[float | None], now: datetime, out: Validated) -> None:  # fmt: skip
+        _check_ranges(values, DT_QUANTITIES, dt.rating)
+        key = ("transformer", dt.id)
+        self._registers(key, ts, DT_QUANTITIES, values, out)
+        terminal_id = None if term is None else term.id
+        out.dt_rows.append((dt.id, ts, interval, terminal_id, *values, now))
+        self._note_latest(key, ts, DT_QUANTITIES, values, out)
+        if terminal_id is not None:
+            out.seen_terminals[terminal_id] = max(ts, out.seen_terminals.get(terminal_id, ts))
+
+    def _meter_reading(
+        self, meter: DeviceRef, ts: datetime, interval: int, values: list[float | None],
+        now: datetime, out: Validated,
+    ) -> None:  # fmt: skip
+        _check_ranges(values, METER_QUANTITIES, meter.rating)
+        key = ("meter", meter.id)
+        self._registers(key, ts, METER_QUANTITIES, values, out)
+        out.meter_rows.append((meter.id, ts, interval, *values, now))
+        self._note_latest(key, ts, METER_QUANTITIES, values, out)
+
+    def validate_typed(self, items: list[tuple[IntervalMessage, bytes, str | None]],
+                       now: datetime, devices: dict[str, Mapping[str, DeviceRef]],
+                       out: Validated) -> None:  # fmt: skip
+        """The fast path: interval readings already decoded and type-checked by msgspec. The
+        checks and reasons are the slow path's, in the same order."""
+        for msg, raw, ref in items:
+            try:
+                if msg.v != CONTRACT_VERSION:
+                    raise _Invalid("unsupported_version", f"v: {msg.v!r}, this is contract v1")
+                if isinstance(msg, DtInterval):
+                    dt = self._device(devices, "transformer", _key(msg.device, "device"))
+                    term = None if msg.terminal is None else self._device(
+                        devices, "terminal", _key(msg.terminal, "terminal"))  # fmt: skip
+                    ts, interval = self._interval_ts(msg.ts, msg.interval_min, now)
+                    values = list(msgspec.structs.astuple(msg.values))
+                    self._dt_reading(dt, term, ts, interval, values, now, out)
+                else:
+                    meter = self._device(devices, "meter", _key(msg.device, "device"))
+                    ts, interval = self._interval_ts(msg.ts, msg.interval_min, now)
+                    values = list(msgspec.structs.astuple(msg.values))
+                    self._meter_reading(meter, ts, interval, values, now, out)
+            except _Invalid as exc:
+                mtype = "dt_interval" if isinstance(msg, DtInterval) else "meter_interval"
+                device = msg.device if isinstance(msg.device, str) else None
+                out.rejected.append(Rejection(exc.reason, exc.detail, raw, mtype, device, ref))
+
     def _one(self, msg: dict[str, Any], devices: dict[str, Mapping[str, DeviceRef]],
              now: datetime, out: Validated) -> None:  # fmt: skip
         if msg.get("v") != CONTRACT_VERSION:
@@ -287,26 +375,15 @@ class Validator:
             raise _Invalid("unknown_type", f"type: {mtype!r} is not one of {list(MESSAGE_TYPES)}")
         if mtype == "dt_interval":
             dt = self._device(devices, "transformer", _str_field(msg, "device"))
-            terminal_id = None
-            if msg.get("terminal") is not None:
-                term = self._device(devices, "terminal", _str_field(msg, "terminal"))
-                terminal_id = term.id
-            ts, interval = self._interval_ts(msg, now)
-            values = _values(msg, DT_QUANTITIES, dt.rating)
-            key = ("transformer", dt.id)
-            self._registers(key, ts, DT_QUANTITIES, values, out)
-            out.dt_rows.append((dt.id, ts, interval, terminal_id, *values, now))
-            self._note_latest(key, ts, DT_QUANTITIES, values, out)
-            if terminal_id is not None:
-                out.seen_terminals[terminal_id] = max(ts, out.seen_terminals.get(terminal_id, ts))
+            terminal = msg.get("terminal")
+            term = None if terminal is None else self._device(
+                devices, "terminal", _str_field(msg, "terminal"))  # fmt: skip
+            ts, interval = self._interval_ts(msg.get("ts"), msg.get("interval_min"), now)
+            self._dt_reading(dt, term, ts, interval, _values(msg, DT_QUANTITIES), now, out)
         elif mtype == "meter_interval":
             meter = self._device(devices, "meter", _str_field(msg, "device"))
-            ts, interval = self._interval_ts(msg, now)
-            values = _values(msg, METER_QUANTITIES, meter.rating)
-            key = ("meter", meter.id)
-            self._registers(key, ts, METER_QUANTITIES, values, out)
-            out.meter_rows.append((meter.id, ts, interval, *values, now))
-            self._note_latest(key, ts, METER_QUANTITIES, values, out)
+            ts, interval = self._interval_ts(msg.get("ts"), msg.get("interval_min"), now)
+            self._meter_reading(meter, ts, interval, _values(msg, METER_QUANTITIES), now, out)
         elif mtype == "meter_daily":
             meter = self._device(devices, "meter", _str_field(msg, "device"))
             day_text = _str_field(msg, "date")
@@ -315,7 +392,8 @@ class Validator:
             except ValueError as exc:
                 raise _Invalid("bad_timestamp", f"date: {day_text!r} is not YYYY-MM-DD") from exc
             self._checked_time(datetime(day.year, day.month, day.day, tzinfo=UTC), now)
-            values = _values(msg, DAILY_QUANTITIES, meter.rating)
+            values = _values(msg, DAILY_QUANTITIES)
+            _check_ranges(values, DAILY_QUANTITIES, meter.rating)
             out.daily_rows.append((meter.id, day, *values, now))
         elif mtype == "event":
             self._event(msg, devices, now, out)
