@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from e200.sim.faults import FaultConfig, inject_grid_faults, plan_faults
-from e200.sim.grid import PRESETS, SimGrid, build_grid
+from e200.sim.grid import PRESETS, SimGrid, build_grid, sample_grid
 
 sim_app = typer.Typer(help="Grid and fleet simulator.", no_args_is_help=True)
 console = Console()
@@ -31,6 +31,9 @@ def _grid(preset: str, seed: int, no_faults: bool) -> tuple[SimGrid, FaultConfig
     return grid, config, inject_grid_faults(grid, config, seed)
 
 
+IOT_MAPPING = Path(__file__).with_name("iot_mapping.toml")
+
+
 @sim_app.command()
 def run(
     preset: Preset = "demo",
@@ -44,14 +47,39 @@ def run(
     ] = "memory",
     topic: Annotated[str, typer.Option(help="Kafka/MQTT topic.")] = "e200.telemetry",
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    backlog: Annotated[
+        float | None,
+        typer.Option(
+            help="Start this many hours before now and catch up at --speed "
+            "(default: 1 when --speed > 1, else 0)."
+        ),
+    ] = None,
+    max_intervals: Annotated[
+        int | None, typer.Option(help="Stop after this many 15-min intervals.", min=1)
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many real seconds.", min=0)
+    ] = None,
+    envelope: Annotated[
+        bool,
+        typer.Option(
+            "--envelope",
+            help="Send readings as IoT platform envelopes (Huawei IoTDA device.property "
+            f"reports); E200 decodes them with E200_IOT_MAPPING_FILE={IOT_MAPPING}.",
+        ),
+    ] = False,
 ) -> None:
-    """Publish live telemetry as simulated time advances (Ctrl-C stops)."""
+    """Publish live telemetry as simulated time advances (Ctrl-C, --max-intervals or
+    --duration stop)."""
     from e200.bus import MemoryBus, Sink, open_sink
+    from e200.sim.backfill import floor_interval
     from e200.sim.live import run_live
 
     grid, config, truth = _grid(preset, seed, no_faults)
     now = datetime.now(UTC)
-    plan = plan_faults(grid, config, seed, now - timedelta(hours=1), now + timedelta(days=1), truth)
+    hours = backlog if backlog is not None else (1.0 if speed > 1 else 0.0)
+    start = floor_interval(now - timedelta(hours=hours))
+    plan = plan_faults(grid, config, seed, start, now + timedelta(days=1), truth)
     target: MemoryBus | Sink
     if to.startswith(("http://", "https://")):
         target = _HttpSink(to)
@@ -60,28 +88,69 @@ def run(
     else:
         target = open_sink(to)
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    timer = threading.Timer(duration, stop.set) if duration is not None else None
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     console.print(
         f"Simulating [bold]{preset}[/] ({len(grid.areas)} terminals, "
-        f"{len(grid.meters)} meters) → {to} at {speed:g}×. Ctrl-C stops."
+        f"{len(grid.meters)} meters) → {to} at {speed:g}×"
+        + (" as IoT envelopes" if envelope else "")
+        + ". Ctrl-C stops."
     )
-    stats = run_live(grid, target, speed, stop, seed=seed, plan=plan, topic=topic)
-    console.print(f"Published {stats.messages} messages in {stats.deliveries} deliveries.")
+    try:
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        stats = run_live(
+            grid,
+            target,
+            speed,
+            stop,
+            seed=seed,
+            plan=plan,
+            start=start,
+            topic=topic,
+            max_steps=max_intervals,
+            envelope=envelope,
+        )
+        if not isinstance(target, MemoryBus):
+            target.flush()
+    finally:
+        if timer is not None:
+            timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+        if not isinstance(target, MemoryBus):
+            target.close()
+    last = stats.sim_time.isoformat() if stats.sim_time else "-"
+    console.print(
+        f"Published {stats.messages} messages in {stats.deliveries} deliveries "
+        f"({stats.steps} intervals, up to {last})."
+    )
+    if isinstance(target, _HttpSink):
+        console.print(
+            f"Ingest answered: stored {target.stored}, quarantined {target.quarantined}, "
+            f"duplicates {target.duplicates}"
+        )
 
 
 class _HttpSink:
-    """POST each delivery to ``/api/v1/ingest`` of a running E200."""
+    """POST each delivery to ``/api/v1/ingest`` of a running E200 (counts its answers)."""
 
     def __init__(self, base: str) -> None:
         import httpx
 
         self.url = base.rstrip("/") + "/api/v1/ingest"
         self.client = httpx.Client(timeout=30)
+        self.stored = self.quarantined = self.duplicates = 0
 
     def send(self, topic: str, payload: bytes, key: bytes | None = None) -> None:
-        self.client.post(
+        response = self.client.post(
             self.url, content=payload, headers={"content-type": "application/json"}
-        ).raise_for_status()
+        )
+        response.raise_for_status()
+        answer = response.json()
+        self.stored += int(answer.get("stored", 0))
+        self.quarantined += int(answer.get("quarantined", 0))
+        self.duplicates += int(answer.get("duplicates", 0))
 
     def flush(self, timeout_s: float = 10.0) -> None:
         return None
@@ -96,6 +165,15 @@ def backfill(
     preset: Preset = "demo",
     seed: Seed = 200,
     no_faults: NoFaults = False,
+    sample: Annotated[
+        float | None,
+        typer.Option(
+            help="Backfill only a stratified share of the preset's feeders (e.g. 0.02) and "
+            "extrapolate the time the whole grid would take.",
+            min=0.0001,
+            max=1.0,
+        ),
+    ] = None,
 ) -> None:
     """Load the grid into an empty archive and ingest simulated history through the pipeline
     (database: E200_DATABASE_URL or the embedded one)."""
@@ -105,7 +183,14 @@ def backfill(
     from e200.sim.backfill import backfill as run_backfill
     from e200.sim.backfill import floor_interval
 
-    grid, config, truth = _grid(preset, seed, no_faults)
+    full, config, truth = _grid(preset, seed, no_faults)
+    grid = full if sample is None else sample_grid(full, sample)
+    if sample is not None:
+        console.print(
+            f"Sample: {len(grid.feeders)}/{len(full.feeders)} feeders, "
+            f"{len(grid.areas)}/{len(full.areas)} station areas, "
+            f"{len(grid.meters):,}/{len(full.meters):,} meters"
+        )
     database = Database.open(Settings())
     try:
         upgrade(database.engine)
@@ -117,7 +202,8 @@ def backfill(
             else "Archive not empty: grid assumed loaded"
         )
         end = floor_interval(datetime.now(UTC))
-        plan = plan_faults(grid, config, seed, end - timedelta(days=days), end, truth)
+        # Faults are planned on the full grid (area positions = indices), then kept per area.
+        plan = plan_faults(full, config, seed, end - timedelta(days=days), end, truth)
         with _progress() as progress:
             task = progress.add_task("Backfilling", total=len(grid.areas))
             result = run_backfill(
@@ -135,6 +221,14 @@ def backfill(
             f"quarantined {result.quarantined:,}, duplicates {result.duplicates:,}"
         )
         console.print(f"Injected faults: {len(plan.truth)} (e200 sim export writes the truth)")
+        if sample is not None and grid.areas:
+            factor = len(full.areas) / len(grid.areas)
+            console.print(
+                f"Extrapolated to the whole {preset} grid: {result.readings * factor:,.0f} "
+                f"readings in ≈{result.seconds * factor / 60:,.1f} min "
+                f"(simulation ≈{result.sim_seconds * factor / 60:,.1f} min of it), "
+                f"{result.seconds * factor / days / 3600:,.2f} h per simulated day"
+            )
     finally:
         database.close()
 

@@ -25,9 +25,11 @@ from e200.sim.backfill import floor_interval
 from e200.sim.faults import FaultPlan
 from e200.sim.grid import SimGrid, StationArea
 from e200.sim.messages import (
+    ENVELOPE_TYPES,
     Message,
     command_ack,
     encode,
+    iot_envelope,
     step_messages,
     terminal_meters,
 )
@@ -48,11 +50,14 @@ class LiveStats:
 
 
 class _Publisher:
-    def __init__(self, target: MemoryBus | Sink, topic: str) -> None:
+    def __init__(self, target: MemoryBus | Sink, topic: str, envelope: bool = False) -> None:
         self.target = target
         self.topic = topic
+        self.envelope = envelope
 
     def __call__(self, messages: list[Message], key: str) -> None:
+        if self.envelope:
+            messages = [iot_envelope(m) if m["type"] in ENVELOPE_TYPES else m for m in messages]
         payload = encode(messages)
         if isinstance(self.target, MemoryBus):
             self.target.publish(payload, key.encode())
@@ -73,12 +78,16 @@ def run_live(
     topic: str = "e200.telemetry",
     max_steps: int | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    envelope: bool = False,
 ) -> LiveStats:
-    """Run until ``stop_event`` is set (or ``max_steps`` intervals were published)."""
+    """Run until ``stop_event`` is set (or ``max_steps`` intervals were published).
+
+    ``envelope``: send ``dt_interval``/``meter_interval`` as IoT platform envelopes
+    (:func:`~e200.sim.messages.iot_envelope`, decoded with ``sim/iot_mapping.toml``)."""
     stop = stop_event or threading.Event()
     seed = grid.seed if seed is None else seed
     sim = Simulator(grid, seed=seed, plan=plan)
-    publish = _Publisher(sink_or_bus, topic)
+    publish = _Publisher(sink_or_bus, topic, envelope)
     cmd_bus = commands if commands is not None else MemoryBus.get("commands")
     by_terminal = {a.terminal.asset_number: a for a in grid.areas}
     real0, wall0 = time.monotonic(), now()

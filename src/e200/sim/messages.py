@@ -147,9 +147,15 @@ def command_ack(terminal: str, command_id: str, status: str, result: Any = None)
     return msg
 
 
-def iot_envelope(msg: Message, product_id: str = "ttu-v2") -> Message:
+# The IoT platform's product of each reading type (see ``iot_mapping.toml`` next to this file).
+ENVELOPE_PRODUCTS = {"dt_interval": "e200-sim-ttu", "meter_interval": "e200-sim-meter"}
+ENVELOPE_TYPES = frozenset(ENVELOPE_PRODUCTS)
+
+
+def iot_envelope(msg: Message, product_id: str | None = None) -> Message:
     """The IoT platform's device-property report for a ``dt_interval``/``meter_interval``
-    (properties named as the canonical quantities; map them 1:1 in the product mapping)."""
+    (properties named as the canonical quantities, mapped 1:1 by ``iot_mapping.toml``)."""
+    product_id = product_id or ENVELOPE_PRODUCTS[msg["type"]]
     ts = datetime.strptime(msg["ts"], "%Y-%m-%dT%H:%M:%SZ").strftime("%Y%m%dT%H%M%SZ")
     header = {
         "device_id": f"dev-{msg['device']}",

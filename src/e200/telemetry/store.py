@@ -1,9 +1,10 @@
-"""Writing a validated batch: binary COPY into session-local staging tables, then one idempotent
-``INSERT … ON CONFLICT DO NOTHING`` per table — all in the caller's transaction.
+"""Writing a validated batch in the caller's transaction: an optimistic binary COPY straight
+into each table, or — when the batch repeats stored readings — COPY into a session staging table
+and one idempotent ``INSERT … ON CONFLICT DO NOTHING``.
 
 Duplicate rule (documented in docs/telemetry.md): the first reading stored for a device and
 timestamp wins; later copies — redeliveries, replays, a second gateway — are counted as
-duplicates and not stored. Within one batch the first copy wins too.
+duplicates and not stored. Within one batch one copy is kept (the first of its decoding path).
 """
 
 from __future__ import annotations
