@@ -11,6 +11,7 @@ from e200 import archives
 from e200.kernel import Scope
 from e200.sim import FaultConfig, backfill, build_grid, inject_grid_faults, load_grid, plan_faults
 from e200.sim.backfill import floor_interval
+from e200.sim.grid import GridSizes, sample_grid
 from e200.sim.simulate import Simulator, day_start
 from tests.sim.conftest import SMALL
 
@@ -71,3 +72,23 @@ def test_wrong_transformer_in_the_archive_contradicts_the_physics(engine: Engine
     corr_arch = np.corrcoef(np.diff(v), np.diff(d_arch.dt_values[key]))[0, 1]
     print(f"voltage correlation: own transformer {corr_real:.3f}, archived {corr_arch:.3f}")
     assert corr_real > 0.7 and corr_real > corr_arch + 0.2
+
+
+def test_a_stratified_sample_keeps_whole_feeders_and_their_data(engine: Engine) -> None:
+    full = build_grid(GridSizes(2, 1, 2, 3, 2, 5), seed=23)  # 12 feeders, 24 station areas
+    truth = inject_grid_faults(full, FaultConfig().only(wrong_transformer=12), 23)
+    sample = sample_grid(full, 0.25)
+    assert [f.asset_number for f in sample.feeders] == [f.asset_number for f in full.feeders[::4]]
+    assert {s.asset_number for s in sample.substations} == {f.substation for f in sample.feeders}
+    kept = {f.asset_number for f in sample.feeders}
+    assert sample.areas == [a for a in full.areas if a.transformer.feeder in kept]
+    assert len(sample.areas) == 6 and sample.areas[-1].index > 6  # indices kept, not renumbered
+    # Archive errors point at a sibling on the same feeder: the sample loads on its own.
+    sampled = {m.asset_number for m in sample.meters}
+    assert any(f.device in sampled for f in truth)
+    assert load_grid(engine, sample, bulk=True) > 0
+    area = sample.areas[-1]
+    a = Simulator(full, seed=23).area_day(area, day_start(datetime(2026, 3, 2, tzinfo=UTC)))
+    b = Simulator(sample, seed=23).area_day(area, day_start(datetime(2026, 3, 2, tzinfo=UTC)))
+    assert np.array_equal(a.meter_imp, b.meter_imp)
+    assert np.array_equal(a.dt_values["v_a_v"], b.dt_values["v_a_v"])

@@ -207,10 +207,12 @@ def kafka_pipeline(engine: Engine, work: Workload, bootstrap: str, workers: int,
         "&auto_offset_reset=earliest"
     )
     env = {**os.environ, "E200_DATABASE_URL": _dsn(engine), "E200_LOG_LEVEL": "warning"}
+    log_dir = Path(tempfile.mkdtemp(prefix="e200-bench-ingest-"))
+    logs = [(log_dir / f"worker-{n}.log").open("wb") for n in range(workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "e200", "ingest", "--source", url,
                                "--batch-size", str(batch_size)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(workers)]  # fmt: skip
+                              stdout=log, stderr=subprocess.STDOUT)
+             for log in logs]  # fmt: skip
     progress(f"{workers} ingest process(es) consuming")
     first_at = None
     deadline = time.monotonic() + 1800
@@ -221,8 +223,10 @@ def kafka_pipeline(engine: Engine, work: Workload, bootstrap: str, workers: int,
                 first_at = time.perf_counter()
             if stored >= work.count:
                 break
-            if any(p.poll() is not None for p in procs):
-                raise RuntimeError("an ingest process exited early")
+            for proc, log in zip(procs, logs, strict=True):
+                if proc.poll() is not None:
+                    tail = Path(str(log.name)).read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"an ingest process exited early:\n{tail}")
             time.sleep(0.1)
         else:
             raise RuntimeError("Kafka ingest did not finish within 30 minutes")
@@ -232,6 +236,8 @@ def kafka_pipeline(engine: Engine, work: Workload, bootstrap: str, workers: int,
             p.terminate()
         for p in procs:
             p.wait(timeout=60)
+        for log in logs:
+            log.close()
     return work.count / max(elapsed, 1e-9)
 
 

@@ -45,8 +45,6 @@ class Totals:
 def ingest_thread(pipeline: Pipeline, urls: list[str], stop: threading.Event, totals: Totals,
                   batch_size: int = 5000) -> threading.Thread:  # fmt: skip
     sources = [open_source(url) for url in urls]
-    with pipeline.engine.begin() as conn:
-        create_partitions_ahead(conn, date.today())
 
     def loop() -> None:
         try:

@@ -12,6 +12,14 @@ from sqlalchemy import Connection, text
 
 from e200.telemetry.tables import PARTITIONED, PARTS_SCHEMA, SCHEMA
 
+# Serialises partition DDL across processes: CREATE TABLE IF NOT EXISTS is not race-free.
+PARTITION_LOCK_ID = 200_200_002
+
+
+def lock(conn: Connection) -> None:
+    """Hold the partition DDL lock until the end of ``conn``'s transaction."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PARTITION_LOCK_ID})
+
 
 def _period_start(table: str, day: date) -> date:
     return day.replace(day=1) if PARTITIONED[table] == "month" else day
@@ -56,6 +64,7 @@ def ensure_partitions(conn: Connection, table: str, days: set[date], known: set[
 
 def create_ahead(conn: Connection, today: date, days_ahead: int = 3) -> int:
     """Partitions for today and the next days of every partitioned table."""
+    lock(conn)
     known = existing_partitions(conn)
     days = {today + timedelta(days=i) for i in range(days_ahead + 1)}
     return sum(ensure_partitions(conn, t, days, known) for t in PARTITIONED)
@@ -63,6 +72,7 @@ def create_ahead(conn: Connection, today: date, days_ahead: int = 3) -> int:
 
 def drop_older_than(conn: Connection, cutoff: date) -> list[str]:
     """Drop whole partitions that end on or before ``cutoff`` (retention)."""
+    lock(conn)
     dropped = []
     for name in sorted(existing_partitions(conn)):
         table, _, suffix = name.rpartition("_p")

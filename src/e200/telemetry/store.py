@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Table
 
 from e200.telemetry import partitions
 from e200.telemetry.codec import Rejection
@@ -28,7 +28,6 @@ from e200.telemetry.tables import (
 )
 from e200.telemetry.validate import Validated
 
-_PARTITION_LOCK_ID = 200_200_002
 LIVENESS_WRITE_EVERY = timedelta(minutes=1)
 
 
@@ -133,7 +132,7 @@ class Store:
         if not missing:
             return
         with conn.engine.begin() as ddl:
-            ddl.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PARTITION_LOCK_ID})
+            partitions.lock(ddl)
             self.known_partitions = partitions.existing_partitions(ddl)
             for table, days in missing.items():
                 partitions.ensure_partitions(ddl, table, days, self.known_partitions)
