@@ -57,3 +57,21 @@ def test_private_parent_folder_is_refused_and_left_private(tmp_path: Path) -> No
         cluster.start()
         cluster.stop()
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
+
+
+def test_default_data_folder_moves_out_of_a_private_folder() -> None:
+    """`make run` in a clone under /root must still start: the *default* data folder moves to
+    /var/lib/e200/data/<hash>; a folder the user chose is refused instead (test above)."""
+    from e200.db.embedded import FALLBACK_DATA_ROOT, default_data_dir
+
+    private = shared_tmp_dir("e200-private-default-")
+    private.chmod(0o700)
+    chosen = default_data_dir(private / "var")
+    if os.geteuid() == 0:
+        assert chosen.parent == FALLBACK_DATA_ROOT
+        assert chosen == default_data_dir(private / "var"), "stable across starts"
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    else:
+        assert chosen == (private / "var").resolve()
+    open_folder = shared_tmp_dir("e200-open-default-")
+    assert default_data_dir(open_folder / "var") == (open_folder / "var").resolve()

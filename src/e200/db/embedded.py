@@ -98,6 +98,25 @@ def _binaries_for(account: _RunAs | None) -> Path:
     return target
 
 
+FALLBACK_DATA_ROOT = Path("/var/lib/e200/data")
+
+
+def default_data_dir(requested: Path) -> Path:
+    """Where the embedded cluster goes when the user did not choose: the requested folder, or —
+    when running as root and a parent of it is private (a clone under /root) — a folder of its
+    own under /var/lib/e200/data, so that nothing private is ever opened to the server user."""
+    requested = requested.expanduser().resolve()
+    if os.geteuid() != 0 or _private_ancestor(requested) is None:
+        return requested
+    import hashlib
+
+    digest = hashlib.sha256(str(requested).encode()).hexdigest()[:12]
+    fallback = FALLBACK_DATA_ROOT / digest
+    log.warning("the default data folder is inside a private folder; using a safe one instead",
+                requested=str(requested), data_dir=str(fallback))  # fmt: skip
+    return fallback
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, create_engine, text
 
 from e200.config import Settings
-from e200.db.embedded import EmbeddedPostgres
+from e200.db.embedded import EmbeddedPostgres, default_data_dir
 
 MIN_SERVER_VERSION = 150000
 
@@ -55,7 +55,10 @@ class Database:
         if settings.database_url:
             url = settings.database_url
         else:
-            embedded = EmbeddedPostgres(settings.data_path, port=settings.embedded_pg_port)
+            data_dir = settings.data_path
+            if "data_dir" not in settings.model_fields_set:
+                data_dir = default_data_dir(data_dir)  # an explicit choice is refused, not moved
+            embedded = EmbeddedPostgres(data_dir, port=settings.embedded_pg_port)
             url = embedded.start()
         engine = make_engine(url)
         try:
