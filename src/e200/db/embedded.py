@@ -48,9 +48,10 @@ def _wheel_install_dir() -> Path:
 
 
 def _private_ancestor(path: Path) -> Path | None:
-    """The first folder above ``path`` that other users cannot traverse, if any."""
+    """The first existing folder above ``path`` that other users cannot traverse, if any
+    (folders still to be created get the default, traversable mode)."""
     for parent in path.parents:
-        if not parent.stat().st_mode & stat.S_IXOTH:
+        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
             return parent
     return None
 
