@@ -32,10 +32,11 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 class Server(E200Server):
-    """`e200 up --demo` without the live simulator: the archive is what these tests look at."""
+    """`e200 up --demo` with a short simulated history."""
 
     def __init__(self, data_dir: Path) -> None:
-        super().__init__(data_dir, E200_DEMO_LIVE="false")
+        # A few hours of simulated history for the curves; the archive is what most tests read.
+        super().__init__(data_dir, E200_DEMO_HISTORY_DAYS="0.25")
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +191,23 @@ def test_overview_counts_what_is_in_service(page: Any, server: Server) -> None:
     page.get_by_role("link", name=t("nav.archive")).click()
     expect(page).to_have_url(re.compile(r"/console/archive$"))
     expect(page.get_by_role("tree")).to_contain_text("Demo Power Company")
+
+
+def test_transformer_details_show_the_last_seven_days_as_a_curve(page: Any, server: Server
+                                                                 ) -> None:  # fmt: skip
+    from playwright.sync_api import expect
+
+    transformer = "SS-N01-F1-T2"
+    deadline = time.monotonic() + 120  # the simulator backfills in the background
+    while not server.api(f"/api/v1/devices/{transformer}/readings")["ts"]:
+        assert time.monotonic() < deadline, "no simulated history arrived"
+        time.sleep(0.5)
+    page.goto(f"/console/archive?select=transformer:{transformer}")
+    details = page.get_by_role("region", name=t("details.title"))
+    expect(details).to_contain_text(t("details.curve_7d"))
+    expect(details).not_to_contain_text(t("details.no_readings"))
+    chart = page.locator("#curve-7d")
+    expect(chart.locator("canvas").first).to_be_visible()
+    chart.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-transformer-curve.png"), full_page=True)

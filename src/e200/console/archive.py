@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from nicegui import events, ui
 from sqlalchemy import Connection
 
-from e200 import archives
+from e200 import archives, telemetry
 from e200.archives import TreeNode
 from e200.console.data import Reader
 from e200.console.details import Row, asset_rows, format_value, org_unit_rows, phase_counts
@@ -34,6 +34,12 @@ _PLAIN_CLICK = (
 _STATUS_COLOR = {"in_service": "positive", "out_of_service": "warning", "retired": "grey-6"}
 
 
+CURVE_QUANTITIES: dict[str, tuple[str, ...]] = {
+    "transformer": ("v_a_v", "v_b_v", "v_c_v", "p_kw"),
+    "meter": ("v_v", "p_kw"),
+}
+
+
 @dataclass(frozen=True)
 class _Details:
     """Everything the panel shows for one node, read in one go."""
@@ -45,6 +51,7 @@ class _Details:
     status: str | None = None
     station_area: Topology | None = None
     note: str | None = None
+    curve: dict[str, Any] | None = None  # the last 7 days of a transformer or meter
 
 
 class ArchiveView:
@@ -244,7 +251,13 @@ class ArchiveView:
             area = archives.topology(conn, key, None, scope) if kind == "transformer" else None
             status = str(data.get("status") or "")
             rows = asset_rows(kind, data, self.tz)
-            return _Details(kind, key, title, rows, status, area, note)
+            curve = None
+            if kind in CURVE_QUANTITIES:
+                wanted = CURVE_QUANTITIES[kind]
+                if kind == "meter" and data.get("wiring") == "three_phase":
+                    wanted = CURVE_QUANTITIES["transformer"]
+                curve = telemetry.device_readings(conn, key, scope, None, None, list(wanted))
+            return _Details(kind, key, title, rows, status, area, note, curve)
 
         return call
 
@@ -287,8 +300,35 @@ class ArchiveView:
                     ui.label(shown.note)
             with ui.card().classes("w-full q-pa-none").props("flat bordered"):
                 self._attribute_table(shown.rows)
+            if shown.curve is not None:
+                self._curve(shown.curve)
             if shown.station_area is not None:
                 self._station_area(shown.station_area)
+
+    def _curve(self, curve: dict[str, Any]) -> None:
+        """Voltages and active power of the last 7 days: people read curves, not tables."""
+        with ui.card().classes("w-full gap-2").props("flat bordered"):
+            ui.label(t("details.curve_7d")).classes("text-h6")
+            if not curve["ts"]:
+                ui.label(t("details.no_readings")).classes("text-grey-7")
+                return
+            stamps = [ts.isoformat() for ts in curve["ts"]]
+            series = [
+                {"name": t(f"quantity.{q}"), "type": "line", "showSymbol": False,
+                 "yAxisIndex": 1 if q == "p_kw" else 0,
+                 "data": [[s, v] for s, v in zip(stamps, curve["values"][q], strict=True)]}
+                for q in curve["quantities"]
+            ]  # fmt: skip
+            ui.echart({
+                "tooltip": {"trigger": "axis"},
+                "legend": {"top": 0},
+                "grid": {"left": 56, "right": 56, "top": 36, "bottom": 56},
+                "xAxis": {"type": "time"},
+                "yAxis": [{"type": "value", "name": t("curve.voltage"), "scale": True},
+                          {"type": "value", "name": t("curve.power"), "scale": True}],
+                "dataZoom": [{"type": "inside"}, {"type": "slider", "height": 18}],
+                "series": series,
+            }).classes("w-full h-72").props("id=curve-7d")  # fmt: skip
 
     def _attribute_table(self, rows: list[Row]) -> None:
         with (
