@@ -31,11 +31,23 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+_TMP_DIRS: list[Path] = []
+
+
 def shared_tmp_dir(prefix: str) -> Path:
-    """A temp folder the embedded server's system user may traverse (mode 711)."""
+    """A temp folder the embedded server's system user may traverse (mode 711); removed at the
+    end of the session (clusters in it hold ~40 MB each)."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o711)
+    _TMP_DIRS.append(path)
     return path
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import shutil
+
+    for path in _TMP_DIRS:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
