@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -238,6 +239,7 @@ def kafka_pipeline(engine: Engine, work: Workload, bootstrap: str, workers: int,
             p.wait(timeout=60)
         for log in logs:
             log.close()
+    shutil.rmtree(log_dir, ignore_errors=True)  # kept only when the run failed
     return work.count / max(elapsed, 1e-9)
 
 
