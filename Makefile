@@ -8,12 +8,12 @@ BIN    := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test bench browser clean
+.PHONY: run test bench browser services clean
 
 run: $(STAMP_RUN)
 	$(BIN)/e200 up
 
-test: $(STAMP_DEV) browser
+test: $(STAMP_DEV) browser services
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
@@ -44,6 +44,14 @@ browser:
 		echo "Installing Debian's chromium for the browser tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The directory tests start Debian's OpenLDAP slapd on a free port (tests/auth/slapd.py).
+services:
+	@test -x /usr/sbin/slapd || { \
+		echo "Installing Debian's slapd and ldap-utils for the directory tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
