@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from e200.api import create_app
 from e200.config import Settings
 from e200.db import EmbeddedPostgres, make_engine, upgrade
+from tests.users import api_key
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,10 +94,17 @@ def engine(fresh_db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture()
-def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+def anonymous_client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path, database_url="unused://")
     with TestClient(create_app(settings, engine, console=False)) as test_client:
         yield test_client
+
+
+@pytest.fixture()
+def client(anonymous_client: TestClient, engine: Engine) -> TestClient:
+    """The API as the administrator (an API key: every permission, the whole grid)."""
+    anonymous_client.headers["X-API-Key"] = api_key(engine)
+    return anonymous_client
 
 
 # Real brokers (Tansu for Kafka, Mosquitto for MQTT), shared by every test folder.

@@ -11,13 +11,23 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+
+class GroupMapping(BaseModel):
+    """What membership of one directory group (LDAP group DN or cn, OIDC group claim) grants."""
+
+    roles: list[str] = Field(default_factory=list, description="E200 role names")
+    org_units: list[str] = Field(
+        default_factory=list, description="Org unit codes whose subtrees the member may see"
+    )
+    all_org_units: bool = Field(default=False, description="The whole grid (head office)")
 
 
 class Settings(BaseSettings):
@@ -68,6 +78,59 @@ class Settings(BaseSettings):
     iot_mapping_file: Path | None = Field(
         default=None,
         description="TOML mapping of IoT platform products' property names to E200 quantities.",
+    )
+    # --- users and sign-on (docs/auth.md) ---
+    password_min_length: int = Field(default=10, ge=8, description="Local passwords' length.")
+    lockout_after_failures: int = Field(
+        default=5, ge=1, description="Failed logins in a row that lock a local account."
+    )
+    lockout_minutes: float = Field(default=15, gt=0, description="How long a lockout lasts.")
+    session_idle_minutes: float = Field(
+        default=30, gt=0, description="A console session or bearer token ends after this idle."
+    )
+    session_absolute_hours: float = Field(
+        default=12, gt=0, description="A console session or bearer token ends after this at most."
+    )
+    cookie_secure: Literal["auto", "always"] = Field(
+        default="auto",
+        description="'always' marks session cookies Secure; 'auto' when the request is HTTPS.",
+    )
+    ldap_url: str | None = Field(
+        default=None, description="Directory (AD/OpenLDAP), e.g. ldaps://dc1.example.org:636"
+    )
+    ldap_bind_dn: str | None = Field(
+        default=None, description="Service account that searches users and groups (and syncs)."
+    )
+    ldap_bind_password: str | None = None
+    ldap_user_base: str = Field(default="", description="Search base of user entries.")
+    ldap_user_filter: str = Field(
+        default="(uid={username})",
+        description="Finds one user; AD: (sAMAccountName={username}).",
+    )
+    ldap_all_users_filter: str = Field(
+        default="(objectClass=inetOrgPerson)",
+        description="Users the sync considers; AD: (&(objectClass=user)(objectCategory=person))",
+    )
+    ldap_group_base: str = Field(default="", description="Search base of group entries.")
+    ldap_group_filter: str = Field(
+        default="(|(member={user_dn})(uniqueMember={user_dn}))",
+        description="Groups a user belongs to.",
+    )
+    ldap_timeout_s: float = Field(default=5, gt=0, description="Connect and operation timeout.")
+    ldap_group_mappings: dict[str, GroupMapping] = Field(
+        default_factory=dict, description="Directory group (DN or cn) -> roles and org units."
+    )
+    oidc_issuer: str | None = Field(
+        default=None, description="OpenID provider (portal/OA), e.g. https://sso.example.org"
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_display_name: str = Field(default="Single sign-on", description="Login button label.")
+    oidc_group_mappings: dict[str, GroupMapping] = Field(
+        default_factory=dict, description="Value of the groups claim -> roles and org units."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool | None = Field(

@@ -21,3 +21,9 @@ def slapd_server() -> Iterator[SlapdServer]:
     server = start_slapd()  # slapd is installed: a failure to start is a real error
     yield server
     server.stop()
+
+
+# --- OIDC: one real minimal OpenID provider per test session (tests/auth/oidc_provider.py) ----
+from tests.auth.oidc_provider import oidc_provider  # noqa: E402
+
+__all__ = ["oidc_provider", "slapd_server"]

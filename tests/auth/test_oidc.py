@@ -18,13 +18,13 @@ from e200.auth import oidc
 from e200.auth.identity import DirectoryUnavailableError, ExternalIdentity
 from e200.auth.oidc import LoginStart, OidcError, begin_login, finish_login
 from e200.config import Settings
-from tests.auth.oidc_provider import OidcProvider, oidc_provider  # noqa: F401
+from tests.auth.oidc_provider import OidcProvider
 
 REDIRECT_URI = "http://testserver/auth/oidc/callback"
 
 
 @pytest.fixture(autouse=True)
-def _clean(oidc_provider: OidcProvider) -> Iterator[None]:  # noqa: F811
+def _clean(oidc_provider: OidcProvider) -> Iterator[None]:
     oidc_provider.reset()
     oidc.clear_cache()
     yield
@@ -33,7 +33,7 @@ def _clean(oidc_provider: OidcProvider) -> Iterator[None]:  # noqa: F811
 
 
 @pytest.fixture
-def provider(oidc_provider: OidcProvider) -> OidcProvider:  # noqa: F811
+def provider(oidc_provider: OidcProvider) -> OidcProvider:
     if "jdoe" not in oidc_provider.users:
         oidc_provider.add_user(
             "jdoe",

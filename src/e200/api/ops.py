@@ -12,8 +12,9 @@ from sqlalchemy import text
 
 from e200 import __version__
 from e200.db import current_revision, head_revision
+from e200.db.web import PUBLIC
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], dependencies=[PUBLIC])
 
 REQUESTS = Counter("e200_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("e200_http_request_seconds", "HTTP request latency", ["method", "route"])

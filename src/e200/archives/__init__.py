@@ -24,7 +24,9 @@ from e200.archives.service import (
     list_assets,
     list_org_units,
     lookup_devices,
+    numbers_in_scope,
     org_path,
+    scope_clause,
     search_assets,
     set_reporting_interval,
     topology,
@@ -32,6 +34,7 @@ from e200.archives.service import (
     tree_path,
 )
 from e200.archives.tables import metadata
+from e200.archives.tables import org_unit as org_unit_table
 
 __all__ = [
     "KINDS",
@@ -55,8 +58,11 @@ __all__ = [
     "list_org_units",
     "lookup_devices",
     "metadata",
+    "numbers_in_scope",
     "org_path",
+    "org_unit_table",
     "router",
+    "scope_clause",
     "search_assets",
     "set_reporting_interval",
     "topology",

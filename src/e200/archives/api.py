@@ -20,14 +20,17 @@ from e200.archives.model import (
     Topology,
     TreeNode,
 )
-from e200.db.web import ConnDep, ScopeDep
+from e200.db.web import ConnDep, ScopeDep, requires
+from e200.kernel import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["archives"])
+VIEW = [requires(Permission.VIEW_DATA)]
+EDIT = [requires(Permission.EDIT_ARCHIVES)]
 
 At = Annotated[datetime | None, Query(description="As of this time (ISO 8601); default now.")]
 
 
-@router.get("/org-units", response_model=list[OrgUnitOut], tags=["org units"])
+@router.get("/org-units", dependencies=VIEW, response_model=list[OrgUnitOut], tags=["org units"])
 def list_org_units(
     conn: ConnDep, scope: ScopeDep,
     under: Annotated[str | None, Query(description="Only this unit's subtree.")] = None,
@@ -36,22 +39,24 @@ def list_org_units(
     return service.list_org_units(conn, scope, under=under, children_of=children_of)
 
 
-@router.post("/org-units", response_model=OrgUnitOut, status_code=201, tags=["org units"])
+@router.post(
+    "/org-units", dependencies=EDIT, response_model=OrgUnitOut, status_code=201, tags=["org units"]
+)
 def create_org_unit(data: OrgUnitIn, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
     return service.create_org_unit(conn, data, scope)
 
 
-@router.get("/org-units/{code}", response_model=OrgUnitOut, tags=["org units"])
+@router.get("/org-units/{code}", dependencies=VIEW, response_model=OrgUnitOut, tags=["org units"])
 def get_org_unit(code: str, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
     return service.get_org_unit(conn, code, scope)
 
 
-@router.patch("/org-units/{code}", response_model=OrgUnitOut, tags=["org units"])
+@router.patch("/org-units/{code}", dependencies=EDIT, response_model=OrgUnitOut, tags=["org units"])
 def update_org_unit(code: str, patch: OrgUnitPatch, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
     return service.update_org_unit(conn, code, patch, scope)
 
 
-@router.get("/transformers/{asset_number}/topology", response_model=Topology,
+@router.get("/transformers/{asset_number}/topology", dependencies=VIEW, response_model=Topology,
             tags=["transformers"])  # fmt: skip
 def transformer_topology(asset_number: str, conn: ConnDep, scope: ScopeDep, at: At = None
                          ) -> Topology:  # fmt: skip
@@ -59,7 +64,7 @@ def transformer_topology(asset_number: str, conn: ConnDep, scope: ScopeDep, at: 
     return service.topology(conn, asset_number, at, scope)
 
 
-@router.get("/archive-tree", response_model=list[TreeNode], tags=["org units"])
+@router.get("/archive-tree", dependencies=VIEW, response_model=list[TreeNode], tags=["org units"])
 def archive_tree(
     conn: ConnDep, scope: ScopeDep, kind: str | None = None, key: str | None = None
 ) -> list[TreeNode]:
@@ -121,6 +126,7 @@ def _add_kind_routes(kind: AssetKind) -> None:
         base,
         list_,
         methods=["GET"],
+        dependencies=VIEW,
         response_model=Page,
         tags=[tag],
         summary=f"List {kind.plural}",
@@ -130,6 +136,7 @@ def _add_kind_routes(kind: AssetKind) -> None:
         base,
         create,
         methods=["POST"],
+        dependencies=EDIT,
         status_code=status.HTTP_201_CREATED,
         tags=[tag],
         summary=f"Create a {kind.name}",
@@ -139,6 +146,7 @@ def _add_kind_routes(kind: AssetKind) -> None:
         f"{base}/{{asset_number}}",
         get,
         methods=["GET"],
+        dependencies=VIEW,
         tags=[tag],
         summary=f"Get a {kind.name}",
         name=f"get_{kind.name}",
@@ -147,6 +155,7 @@ def _add_kind_routes(kind: AssetKind) -> None:
         f"{base}/{{asset_number}}",
         patch,
         methods=["PATCH"],
+        dependencies=EDIT,
         tags=[tag],
         summary=f"Change a {kind.name}'s attributes",
         name=f"patch_{kind.name}",
@@ -155,6 +164,7 @@ def _add_kind_routes(kind: AssetKind) -> None:
         f"{base}/{{asset_number}}/retire",
         retire,
         methods=["POST"],
+        dependencies=EDIT,
         tags=[tag],
         summary=f"Retire a {kind.name}",
         name=f"retire_{kind.name}",
@@ -163,6 +173,7 @@ def _add_kind_routes(kind: AssetKind) -> None:
         f"{base}/{{asset_number}}/relations/{{relation}}",
         history,
         methods=["GET"],
+        dependencies=VIEW,
         tags=[tag],
         response_model=list[RelationOut],
         name=f"relation_history_{kind.name}",
@@ -170,7 +181,8 @@ def _add_kind_routes(kind: AssetKind) -> None:
     )
     router.add_api_route(
         f"{base}/{{asset_number}}/relations/{{relation}}", set_relation, methods=["POST"],
-        tags=[tag], response_model=list[RelationOut], name=f"set_relation_{kind.name}",
+        dependencies=EDIT, tags=[tag], response_model=list[RelationOut],
+        name=f"set_relation_{kind.name}",
         summary=f"Attach a {kind.name} to a new {relations} from a time",
     )  # fmt: skip
 

@@ -242,6 +242,19 @@ def _asset_row(
     return row
 
 
+def numbers_in_scope(
+    conn: Connection, kind_name: str, asset_numbers: list[str], scope: Scope
+) -> set[str]:
+    """Which of these asset numbers lie inside ``scope`` today (for scoped ingest)."""
+    if scope.is_unrestricted or not asset_numbers:
+        return set(asset_numbers)
+    kind = KINDS[kind_name]
+    query = _asset_select(kind, utc_now()).where(
+        kind.table.c.asset_number.in_(asset_numbers), scope_clause(org_unit.c.path, scope)
+    )
+    return {row.asset_number for row in conn.execute(query)}
+
+
 def get_asset(conn: Connection, kind: AssetKind, asset_number: str, scope: Scope) -> dict[str, Any]:
     row = _asset_row(conn, kind, asset_number, scope)
     if row is None:

@@ -1,11 +1,15 @@
 """Kernel: types every slice shares. No I/O here."""
 
+from e200.kernel.access import Permission, Principal
 from e200.kernel.errors import (
+    AuthenticationRequiredError,
     ConflictError,
     DuplicateKeyError,
     E200Error,
     InvalidInputError,
     NotFoundError,
+    PasswordChangeRequiredError,
+    PermissionDeniedError,
     RetiredAssetError,
     UnknownReferenceError,
 )
@@ -13,11 +17,16 @@ from e200.kernel.scope import Scope
 from e200.kernel.timeutil import as_utc, utc_now
 
 __all__ = [
+    "AuthenticationRequiredError",
     "ConflictError",
     "DuplicateKeyError",
     "E200Error",
     "InvalidInputError",
     "NotFoundError",
+    "PasswordChangeRequiredError",
+    "Permission",
+    "PermissionDeniedError",
+    "Principal",
     "RetiredAssetError",
     "Scope",
     "UnknownReferenceError",

@@ -64,3 +64,25 @@ class RetiredAssetError(ConflictError):
         super().__init__(f"{field}: {kind} {key!r} is retired", field=field)
         self.kind = kind
         self.key = key
+
+
+class AuthenticationRequiredError(E200Error):
+    """No valid session, token or API key came with the request."""
+
+    status = 401
+    title = "Authentication required"
+
+    def __init__(self, detail: str = "sign in, or send a bearer token or API key") -> None:
+        super().__init__(detail)
+
+
+class PermissionDeniedError(E200Error):
+    """Signed in, but the user's roles do not grant the operation."""
+
+    status = 403
+    title = "Permission denied"
+
+
+class PasswordChangeRequiredError(PermissionDeniedError):
+    def __init__(self) -> None:
+        super().__init__("change your initial password first (POST /api/v1/auth/password)")

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from e200.bus import Delivery
-from e200.db.web import ConnDep, ScopeDep
-from e200.kernel import InvalidInputError
+from e200.db.web import PUBLIC, ConnDep, PrincipalDep, ScopeDep, requires
+from e200.kernel import InvalidInputError, Permission
 from e200.telemetry import service
 from e200.telemetry.pipeline import Pipeline
 from e200.telemetry.schema import json_schemas
@@ -19,16 +19,22 @@ router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 MAX_INGEST_BYTES = 16 * 1024 * 1024
 
 
-@router.post("/ingest", summary="Ingest a batch of contract-v1 messages (object or array)")
-async def ingest(request: Request) -> dict[str, Any]:
-    """Stores what is valid, quarantines the rest; answers the counts and every rejection."""
+@router.post(
+    "/ingest",
+    dependencies=[requires(Permission.INGEST_DATA)],
+    summary="Ingest a batch of contract-v1 messages (object or array)",
+)
+async def ingest(request: Request, principal: PrincipalDep) -> dict[str, Any]:
+    """Stores what is valid, quarantines the rest; answers the counts and every rejection.
+    Devices outside the sender's scope count as unknown devices."""
     body = await request.body()
     pipeline: Pipeline = request.app.state.pipeline
     if len(body) > MAX_INGEST_BYTES:
         raise InvalidInputError(f"body: larger than {MAX_INGEST_BYTES} bytes", field="body")
     client = request.client.host if request.client else "unknown"
-    delivery = Delivery(payload=body, source="http", ref=f"http#{client}")
-    result = await run_in_threadpool(pipeline.process_with_retry, [delivery], "http")
+    delivery = Delivery(payload=body, source="http", ref=f"http#{client}#{principal.username}")
+    result = await run_in_threadpool(pipeline.process_with_retry, [delivery], "http", None,
+                                     principal.scope)  # fmt: skip
     assert result is not None
     return {
         "received": result.received, "stored": result.stored,
@@ -38,7 +44,7 @@ async def ingest(request: Request) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/devices/{asset_number}/latest")
+@router.get("/devices/{asset_number}/latest", dependencies=[requires(Permission.VIEW_DATA)])
 def device_latest(asset_number: str, conn: ConnDep, scope: ScopeDep, request: Request
                   ) -> dict[str, Any]:  # fmt: skip
     """Latest values of a transformer or meter; liveness (online/offline) of a terminal."""
@@ -46,7 +52,7 @@ def device_latest(asset_number: str, conn: ConnDep, scope: ScopeDep, request: Re
     return service.device_latest(conn, asset_number, scope, k)
 
 
-@router.get("/devices/{asset_number}/readings")
+@router.get("/devices/{asset_number}/readings", dependencies=[requires(Permission.VIEW_DATA)])
 def device_readings(
     asset_number: str, conn: ConnDep, scope: ScopeDep,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
@@ -58,18 +64,18 @@ def device_readings(
     return service.device_readings(conn, asset_number, scope, from_, to, names)
 
 
-@router.get("/ingest/counters")
+@router.get("/ingest/counters", dependencies=[requires(Permission.MANAGE_INTEGRATIONS)])
 def ingest_counters(conn: ConnDep) -> list[dict[str, Any]]:
     """Per source: received = stored + quarantined + duplicates."""
     return service.counters(conn)
 
 
-@router.get("/ingest/quarantine/summary")
+@router.get("/ingest/quarantine/summary", dependencies=[requires(Permission.MANAGE_INTEGRATIONS)])
 def quarantine_summary(conn: ConnDep, since: datetime | None = None) -> list[dict[str, Any]]:
     return service.quarantine_summary(conn, since)
 
 
-@router.get("/ingest/quarantine")
+@router.get("/ingest/quarantine", dependencies=[requires(Permission.MANAGE_INTEGRATIONS)])
 def quarantine_entries(
     conn: ConnDep, reason: str | None = None, device: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
@@ -77,12 +83,12 @@ def quarantine_entries(
     return service.quarantine_entries(conn, reason, device, limit, offset)
 
 
-@router.get("/ingest/unknown-devices")
+@router.get("/ingest/unknown-devices", dependencies=[requires(Permission.MANAGE_INTEGRATIONS)])
 def unknown_devices(conn: ConnDep) -> list[dict[str, Any]]:
     return service.unknown_devices(conn)
 
 
-@router.get("/ingest/schemas")
+@router.get("/ingest/schemas", dependencies=[PUBLIC])
 def schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every message type of wire contract v1."""
     return json_schemas()

@@ -24,7 +24,7 @@ from e200 import archives
 from e200.archives import DeviceRef
 from e200.bus import Delivery, Source
 from e200.config import Settings
-from e200.kernel import utc_now
+from e200.kernel import Scope, utc_now
 from e200.telemetry.codec import (
     IntervalMessage,
     IotMapping,
@@ -92,7 +92,9 @@ class Pipeline:
 
     # -- device and register caches ------------------------------------------------------------
 
-    def _resolver(self, conn: Connection) -> Callable[[str, list[str]], Mapping[str, DeviceRef]]:
+    def _resolver(
+        self, conn: Connection, scope: Scope | None = None
+    ) -> Callable[[str, list[str]], Mapping[str, DeviceRef]]:
         def resolve(kind: str, numbers: list[str]) -> Mapping[str, DeviceRef]:
             cache = self._devices.setdefault(kind, {})
             now = time.monotonic()
@@ -104,7 +106,13 @@ class Pipeline:
                 for n in missing:
                     if n not in found:
                         self._unknown[(kind, n)] = now + UNKNOWN_RECHECK_S
-            return {n: cache[n] for n in numbers if n in cache}
+            known = {n: cache[n] for n in numbers if n in cache}
+            if scope is None or scope.is_unrestricted:
+                return known
+            # A sender with a limited scope (an API key) cannot write to devices outside it;
+            # they count as unknown to it, so it cannot probe what exists elsewhere.
+            allowed = archives.numbers_in_scope(conn, kind, list(known), scope)
+            return {n: ref for n, ref in known.items() if n in allowed}
 
         return resolve
 
@@ -139,7 +147,9 @@ class Pipeline:
 
     # -- processing ----------------------------------------------------------------------------
 
-    def process(self, deliveries: list[Delivery], source: str) -> BatchResult:
+    def process(
+        self, deliveries: list[Delivery], source: str, scope: Scope | None = None
+    ) -> BatchResult:
         messages: list[tuple[dict[str, Any], bytes, str | None]] = []
         typed: list[tuple[IntervalMessage, bytes, str | None]] = []
         decode_rejects: list[Rejection] = []
@@ -159,7 +169,7 @@ class Pipeline:
         received = len(typed) + len(messages) + len(decode_rejects)
         with self._lock, self.engine.begin() as conn:
             now = self.clock()
-            validator = Validator(self._resolver(conn), self._last, self.rules)
+            validator = Validator(self._resolver(conn, scope), self._last, self.rules)
             devices = validator.resolve_all(messages, typed)
             self._load_last(devices)
             batch = validator.validate(messages, now, devices)
@@ -182,12 +192,13 @@ class Pipeline:
                            tuple(batch.rejected))  # fmt: skip
 
     def process_with_retry(self, deliveries: list[Delivery], source: str,
-                           stop: threading.Event | None = None) -> BatchResult | None:  # fmt: skip
+                           stop: threading.Event | None = None, scope: Scope | None = None,
+                           ) -> BatchResult | None:  # fmt: skip
         """Retry the same batch while the database is unreachable; None if stopped first."""
         delay = 0.2
         while True:
             try:
-                return self.process(deliveries, source)
+                return self.process(deliveries, source, scope)
             except (DBAPIError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 # COPY runs on the driver connection, so psycopg's own errors arrive unwrapped.
                 if isinstance(exc, DBAPIError) and not _is_connection_error(exc):
