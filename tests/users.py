@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -11,6 +13,11 @@ from e200.auth.credentials import create_api_key
 from e200.auth.tables import user_account, user_role, user_scope
 
 TEST_PASSWORD = "Grid-Test-Pass-2026"
+
+
+@functools.cache
+def _hash(password: str) -> str:
+    return hash_password(password)  # argon2 is slow on purpose; tests reuse one hash
 
 
 def make_user(
@@ -27,10 +34,10 @@ def make_user(
     with engine.begin() as conn:
         user_id: int = conn.execute(
             insert(user_account)
-            .values(username=username, password_hash=hash_password(password), scope_all=scope_all)
+            .values(username=username, password_hash=_hash(password), scope_all=scope_all)
             .on_conflict_do_update(
                 index_elements=["username"],
-                set_={"password_hash": hash_password(password), "scope_all": scope_all},
+                set_={"password_hash": _hash(password), "scope_all": scope_all},
             )
             .returning(user_account.c.id)
         ).scalar_one()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi import routing as fastapi_routing
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
@@ -13,16 +18,42 @@ from e200.config import Settings
 from e200.db.web import PUBLIC, Public, Requires
 
 
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    path: str  # as served, with the router's prefix
+    methods: frozenset[str]
+    name: str
+    in_schema: bool
+    requirement: Requires | Public | None
+
+
+def api_routes(app: FastAPI) -> list[RouteInfo]:
+    """Every API route as served, with the permission it declares."""
+    # FastAPI >= 0.160 keeps included routers lazily; iter_route_contexts flattens them.
+    flatten = getattr(fastapi_routing, "iter_route_contexts", None)
+    contexts: Iterable[Any] = flatten(app.routes) if flatten is not None else app.routes
+    found = []
+    for ctx in contexts:
+        original = getattr(ctx, "original_route", ctx)
+        if not isinstance(original, APIRoute):
+            continue
+        calls = [d.call for d in ctx.dependant.dependencies]
+        requirement = next((c for c in calls if isinstance(c, Requires | Public)), None)
+        found.append(
+            RouteInfo(
+                ctx.path,
+                frozenset(ctx.methods or ()),
+                ctx.name,
+                bool(ctx.include_in_schema),
+                requirement,
+            )
+        )
+    return found
+
+
 def unclassified_routes(app: FastAPI) -> list[str]:
     """API routes that declare neither a permission nor ``PUBLIC`` (there must be none)."""
-    missing = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        calls = [d.call for d in route.dependant.dependencies]
-        if not any(isinstance(c, Requires | Public) for c in calls):
-            missing.append(f"{sorted(route.methods or ())} {route.path}")
-    return missing
+    return [f"{sorted(r.methods)} {r.path}" for r in api_routes(app) if r.requirement is None]
 
 
 def create_app(

@@ -25,15 +25,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 NOT_AUDITED = frozenset({Permission.INGEST_DATA})
 
 
-def route_permission(route: APIRoute) -> Requires | None:
-    for dependency in route.dependant.dependencies:
-        if isinstance(dependency.call, Requires):
-            return dependency.call
-    return None
-
-
-def _is_privileged(request: Request, route: APIRoute) -> bool:
-    requirement = route_permission(route)
+def _is_privileged(request: Request) -> bool:
+    requirement: Requires | None = getattr(request.state, "requirement", None)
     if requirement is None:
         return request.method not in SAFE_METHODS
     if requirement.permission in NOT_AUDITED:
@@ -56,9 +49,9 @@ def install(app: FastAPI) -> None:
     ) -> Response:
         response = await call_next(request)
         route = request.scope.get("route")
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+        if not isinstance(route, APIRoute) or not request.url.path.startswith("/api/"):
             return response
-        if getattr(request.state, "audited", False) or not _is_privileged(request, route):
+        if getattr(request.state, "audited", False) or not _is_privileged(request):
             return response
         principal: Principal | None = getattr(request.state, "principal", None)
         if not isinstance(principal, Principal) and response.status_code == 401:

@@ -365,18 +365,20 @@ def change_own_password(
         )
     )
     # Other sessions end: whoever knew the old password is signed out everywhere else.
-    revoke_user_sessions(conn, principal.user_id, keep=principal.credential_id)
+    keep = principal.credential_id if principal.via in ("session", "token") else None
+    revoke_user_sessions(conn, principal.user_id, keep=keep)
 
 
 # --- roles ------------------------------------------------------------------------------------
 
 
 def list_roles(conn: Connection) -> list[dict[str, Any]]:
-    counts: dict[str, int] = dict(
-        conn.execute(
+    counts: dict[str, int] = {
+        name: count
+        for name, count in conn.execute(
             select(user_role.c.role_name, func.count()).group_by(user_role.c.role_name)
-        ).tuples()
-    )
+        )
+    }
     rows = conn.execute(select(role).order_by(role.c.builtin.desc(), role.c.name)).mappings()
     return [{**dict(r), "users": counts.get(r["name"], 0)} for r in rows]
 

@@ -50,11 +50,19 @@ class Requires:
     Every API route carries one of these or ``Public``; the app refuses to start otherwise and
     the permission test reads them to check every route (tests/auth/test_permissions.py)."""
 
-    def __init__(self, permission: Permission | None, *, during_password_change: bool = False):
+    def __init__(
+        self,
+        permission: Permission | None,
+        *,
+        during_password_change: bool = False,
+        whole_grid: bool = False,
+    ) -> None:
         self.permission = permission
         self.during_password_change = during_password_change
+        self.whole_grid = whole_grid  # grid-wide views (ingest counters): no partial answer
 
     def __call__(self, request: Request) -> Principal:
+        request.state.requirement = self  # the audit middleware reads what the route needed
         principal = current_principal(request)
         if principal is None:
             raise AuthenticationRequiredError()
@@ -62,6 +70,8 @@ class Requires:
             raise PasswordChangeRequiredError()
         if self.permission is not None and not principal.can(self.permission):
             raise PermissionDeniedError(f"your roles do not grant {self.permission.value!r}")
+        if self.whole_grid and not principal.scope.is_unrestricted:
+            raise PermissionDeniedError("this view covers the whole grid; your scope is limited")
         return principal
 
 
@@ -72,8 +82,12 @@ class Public:
         return None
 
 
-def requires(permission: Permission | None, *, during_password_change: bool = False) -> Any:
-    return Depends(Requires(permission, during_password_change=during_password_change))
+def requires(
+    permission: Permission | None, *, during_password_change: bool = False, whole_grid: bool = False
+) -> Any:
+    return Depends(
+        Requires(permission, during_password_change=during_password_change, whole_grid=whole_grid)
+    )
 
 
 PUBLIC: Any = Depends(Public())

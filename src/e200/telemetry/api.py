@@ -17,6 +17,8 @@ from e200.telemetry.schema import json_schemas
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 MAX_INGEST_BYTES = 16 * 1024 * 1024
+# Ingest operations views cover every source and device, so they need a whole-grid scope.
+GRID_WIDE = [requires(Permission.MANAGE_INTEGRATIONS, whole_grid=True)]
 
 
 @router.post(
@@ -64,18 +66,18 @@ def device_readings(
     return service.device_readings(conn, asset_number, scope, from_, to, names)
 
 
-@router.get("/ingest/counters", dependencies=[requires(Permission.MANAGE_INTEGRATIONS)])
+@router.get("/ingest/counters", dependencies=GRID_WIDE)
 def ingest_counters(conn: ConnDep) -> list[dict[str, Any]]:
     """Per source: received = stored + quarantined + duplicates."""
     return service.counters(conn)
 
 
-@router.get("/ingest/quarantine/summary", dependencies=[requires(Permission.MANAGE_INTEGRATIONS)])
+@router.get("/ingest/quarantine/summary", dependencies=GRID_WIDE)
 def quarantine_summary(conn: ConnDep, since: datetime | None = None) -> list[dict[str, Any]]:
     return service.quarantine_summary(conn, since)
 
 
-@router.get("/ingest/quarantine", dependencies=[requires(Permission.MANAGE_INTEGRATIONS)])
+@router.get("/ingest/quarantine", dependencies=GRID_WIDE)
 def quarantine_entries(
     conn: ConnDep, reason: str | None = None, device: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
@@ -83,7 +85,7 @@ def quarantine_entries(
     return service.quarantine_entries(conn, reason, device, limit, offset)
 
 
-@router.get("/ingest/unknown-devices", dependencies=[requires(Permission.MANAGE_INTEGRATIONS)])
+@router.get("/ingest/unknown-devices", dependencies=GRID_WIDE)
 def unknown_devices(conn: ConnDep) -> list[dict[str, Any]]:
     return service.unknown_devices(conn)
 

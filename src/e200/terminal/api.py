@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from e200.db.web import ConnDep, ScopeDep, requires
+from e200.db.web import ConnDep, PrincipalDep, ScopeDep, requires
 from e200.kernel import Permission
 from e200.terminal import service
 from e200.terminal.service import CommandIn
@@ -19,10 +19,11 @@ router = APIRouter(prefix="/api/v1", tags=["commands"])
     dependencies=[requires(Permission.SEND_COMMANDS)],
     status_code=202,
 )
-def issue_command(asset_number: str, data: CommandIn, conn: ConnDep, scope: ScopeDep
-                  ) -> dict[str, Any]:  # fmt: skip
+def issue_command(
+    asset_number: str, data: CommandIn, conn: ConnDep, principal: PrincipalDep
+) -> dict[str, Any]:
     """Queue a command; the dispatcher sends it and the terminal's ack closes it."""
-    return service.issue(conn, asset_number, data, scope)
+    return service.issue(conn, asset_number, data, principal.scope, principal.username)
 
 
 @router.get("/terminals/{asset_number}/commands", dependencies=[requires(Permission.VIEW_DATA)])

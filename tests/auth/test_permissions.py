@@ -1,0 +1,507 @@
+"""Every route of the REST API, checked the same four ways (NetBox style):
+
+anonymous -> 401; signed in without the route's permission -> 403; with the permission but the
+object outside the caller's org scope -> 404 (as if it did not exist); with the permission and in
+scope -> success. The cases are declared once per route below; a route in the OpenAPI document
+without a declared case fails the test, so new routes are checked from the day they appear.
+
+The world: company CO with two regions A and B, each with a substation, feeder, transformer,
+terminal and meter (``SS-A``, ``F-A``, ``T-A``, ``TTU-A``, ``M-A`` and the same with B). The
+acting users are scoped to A and hold exactly one permission (a custom role per permission).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from e200 import archives
+from e200.api import create_app
+from e200.api.app import RouteInfo, api_routes, unclassified_routes
+from e200.archives import (
+    KINDS,
+    FeederIn,
+    MeterIn,
+    OrgUnitIn,
+    SubstationIn,
+    TerminalIn,
+    TransformerIn,
+)
+from e200.auth.credentials import create_api_key
+from e200.auth.tables import role, user_account
+from e200.config import Settings
+from e200.db.web import Public, Requires
+from e200.kernel import Permission, Scope
+from e200.terminal.service import CommandIn, issue
+from tests.users import TEST_PASSWORD, api_key, make_user
+
+SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+KIND_PLURALS = {kind.plural: kind for kind in KINDS.values()}
+ASSET_OF = {
+    "substation": "SS",
+    "feeder": "F",
+    "transformer": "T",
+    "terminal": "TTU",
+    "meter": "M",
+}
+
+
+def _now_grid() -> str:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return (now - timedelta(minutes=now.minute % 15 + 15)).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class World:
+    engine: Engine
+    anonymous: TestClient
+    command_a: str
+    command_b: str
+    key_ids: dict[str, int] = field(default_factory=dict)
+
+    def as_user(self, key: str) -> dict[str, str]:
+        return {"X-API-Key": key}
+
+
+def build_world(engine: Engine) -> tuple[str, str]:
+    everything = Scope.everything()
+    with engine.begin() as conn:
+        archives.create_org_unit(conn, OrgUnitIn(code="CO", name="Co", kind="company"), everything)
+        for region in ("A", "B"):
+            archives.create_org_unit(
+                conn, OrgUnitIn(code=region, name=region, kind="region", parent="CO"), everything
+            )
+            asset = KINDS
+            archives.create_asset(
+                conn,
+                asset["substation"],
+                SubstationIn(asset_number=f"SS-{region}", org_unit=region, valid_from=SINCE),
+                everything,
+            )
+            archives.create_asset(
+                conn,
+                asset["feeder"],
+                FeederIn(asset_number=f"F-{region}", substation=f"SS-{region}", valid_from=SINCE),
+                everything,
+            )
+            archives.create_asset(
+                conn,
+                asset["transformer"],
+                TransformerIn(
+                    asset_number=f"T-{region}",
+                    rated_kva=400,
+                    primary_rated_kv=10,
+                    secondary_rated_v=400,
+                    feeder=f"F-{region}",
+                    valid_from=SINCE,
+                ),
+                everything,
+            )
+            archives.create_asset(
+                conn,
+                asset["terminal"],
+                TerminalIn(
+                    asset_number=f"TTU-{region}", transformer=f"T-{region}", valid_from=SINCE
+                ),
+                everything,
+            )
+            archives.create_asset(
+                conn,
+                asset["meter"],
+                MeterIn(
+                    asset_number=f"M-{region}",
+                    transformer=f"T-{region}",
+                    phase="A",
+                    valid_from=SINCE,
+                ),
+                everything,
+            )
+            # Childless twins of the parents, for the retire cases.
+            for kind_name, data in (
+                ("substation", SubstationIn(asset_number=f"SS-{region}-SPARE", org_unit=region)),
+                ("feeder", FeederIn(asset_number=f"F-{region}-SPARE", org_unit=region)),
+                (
+                    "transformer",
+                    TransformerIn(
+                        asset_number=f"T-{region}-SPARE",
+                        rated_kva=100,
+                        primary_rated_kv=10,
+                        secondary_rated_v=400,
+                        org_unit=region,
+                    ),
+                ),
+                ("terminal", TerminalIn(asset_number=f"TTU-{region}-SPARE", org_unit=region)),
+                ("meter", MeterIn(asset_number=f"M-{region}-SPARE", org_unit=region)),
+            ):
+                archives.create_asset(conn, asset[kind_name], data, everything)
+        command_a = issue(conn, "TTU-A", CommandIn(kind="time_sync"), everything)["id"]
+        command_b = issue(conn, "TTU-B", CommandIn(kind="time_sync"), everything)["id"]
+        # Custom roles: exactly one permission each; plus one role the tests may edit/delete.
+        for permission in Permission:
+            conn.execute(
+                role.insert().values(
+                    name=f"only_{permission.value}", permissions=[permission.value], builtin=False
+                )
+            )
+        conn.execute(role.insert().values(name="spare_role", permissions=["view_data"]))
+    return command_a, command_b
+
+
+# --- the cases ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call one route: in scope, out of scope (None: the route names no scoped object),
+    the body, and what success looks like."""
+
+    path: str
+    out_of_scope_path: str | None = None
+    body: Any = None
+    ok: int = 200
+    check: Callable[[httpx.Response], None] | None = None
+    out_of_scope_body: Any = None  # same path, but the body names something out of scope
+
+
+def _ingest_check(response: httpx.Response) -> None:
+    assert response.json()["stored"] == 1, response.text
+
+
+def _ingest_out_check(response: httpx.Response) -> None:
+    # A sender cannot write to devices outside its scope: they are unknown to it.
+    body = response.json()
+    assert body["stored"] == 0 and body["rejected"][0]["reason"] == "unknown_device", body
+
+
+def _dt(device: str, terminal: str) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "type": "dt_interval",
+        "terminal": terminal,
+        "device": device,
+        "ts": _now_grid(),
+        "interval_min": 15,
+        "values": {"v_a_v": 231.0, "p_kw": 80.0},
+    }
+
+
+def _kind_cases(kind_plural: str) -> dict[tuple[str, str], Case]:
+    kind = KIND_PLURALS[kind_plural]
+    prefix = ASSET_OF[kind.name]
+    base = f"/api/v1/{kind_plural}"
+    create: dict[str, Any] = {"asset_number": f"{prefix}-NEW", "org_unit": "A"}
+    if kind.name == "transformer":
+        create |= {"rated_kva": 250, "primary_rated_kv": 10, "secondary_rated_v": 400}
+    parent_relation = kind.parent_relation.parent if kind.parent_relation else "org_unit"
+    parent_in_a = {"feeder": "F-A", "substation": "SS-A", "transformer": "T-A"}.get(
+        parent_relation, "A"
+    )
+    relation_body: dict[str, Any] = {"parent": parent_in_a}
+    if kind.name == "meter":
+        relation_body["phase"] = "B"
+    mine, theirs = f"{base}/{prefix}-A", f"{base}/{prefix}-B"
+    return {
+        ("GET", base): Case(base, check=_lists_only_a),
+        ("POST", base): Case(
+            base,
+            body=create,
+            ok=201,
+            out_of_scope_body={**create, "org_unit": "B"},
+        ),
+        ("GET", f"{base}/{{asset_number}}"): Case(mine, theirs),
+        ("PATCH", f"{base}/{{asset_number}}"): Case(mine, theirs, body={"name": "renamed"}),
+        ("POST", f"{base}/{{asset_number}}/retire"): Case(
+            f"{base}/{prefix}-A-SPARE/retire", f"{base}/{prefix}-B-SPARE/retire", body={}
+        ),
+        ("GET", f"{base}/{{asset_number}}/relations/{{relation}}"): Case(
+            f"{mine}/relations/org_unit", f"{theirs}/relations/org_unit"
+        ),
+        ("POST", f"{base}/{{asset_number}}/relations/{{relation}}"): Case(
+            f"{mine}/relations/{parent_relation}",
+            f"{theirs}/relations/{parent_relation}",
+            body=relation_body,
+        ),
+    }
+
+
+def _lists_only_a(response: httpx.Response) -> None:
+    numbers = {item["asset_number"] for item in response.json()["items"]}
+    assert numbers and all("-A" in n and "-B" not in n for n in numbers), numbers
+
+
+def _tree_only_a(response: httpx.Response) -> None:
+    # A user scoped to region A sees A as a top of the tree, not the company nor region B.
+    keys = {node["key"] for node in response.json()}
+    assert keys == {"A"}, keys
+
+
+def _org_units_only_a(response: httpx.Response) -> None:
+    codes = {unit["code"] for unit in response.json()}
+    assert "A" in codes and "B" not in codes, codes
+
+
+def _users_only_a(response: httpx.Response) -> None:
+    names = {user["username"] for user in response.json()}
+    assert "user_b" not in names and "admin" not in names, names
+
+
+def cases(world: World) -> dict[tuple[str, str], Case]:
+    a, b = world.command_a, world.command_b
+    table: dict[tuple[str, str], Case] = {
+        ("GET", "/api/v1/auth/me"): Case("/api/v1/auth/me"),
+        ("POST", "/api/v1/auth/logout"): Case("/api/v1/auth/logout", ok=204),
+        ("POST", "/api/v1/auth/password"): Case(
+            "/api/v1/auth/password",
+            body={"current_password": TEST_PASSWORD, "new_password": "Fresh-Grid-Words-88"},
+            ok=204,
+        ),
+        ("GET", "/api/v1/auth/api-keys"): Case("/api/v1/auth/api-keys"),
+        ("POST", "/api/v1/auth/api-keys"): Case(
+            "/api/v1/auth/api-keys", body={"name": "gateway"}, ok=201
+        ),
+        ("DELETE", "/api/v1/auth/api-keys/{key_id}"): Case(
+            "/api/v1/auth/api-keys/{own_key}", "/api/v1/auth/api-keys/{key_b}"
+        ),
+        ("GET", "/api/v1/users"): Case("/api/v1/users", check=_users_only_a),
+        ("POST", "/api/v1/users"): Case(
+            "/api/v1/users",
+            body={"username": "new_user", "password": "Long-Enough-Pass-1", "org_units": ["A"]},
+            ok=201,
+            out_of_scope_body={
+                "username": "new_user",
+                "password": "Long-Enough-Pass-1",
+                "org_units": ["B"],
+            },
+        ),
+        ("GET", "/api/v1/users/{username}"): Case("/api/v1/users/user_a", "/api/v1/users/user_b"),
+        ("PATCH", "/api/v1/users/{username}"): Case(
+            "/api/v1/users/user_a", "/api/v1/users/user_b", body={"display_name": "X"}
+        ),
+        ("POST", "/api/v1/users/{username}/password"): Case(
+            "/api/v1/users/user_a/password",
+            "/api/v1/users/user_b/password",
+            body={"password": "Temporary-Pass-77"},
+        ),
+        ("POST", "/api/v1/users/{username}/unlock"): Case(
+            "/api/v1/users/user_a/unlock", "/api/v1/users/user_b/unlock"
+        ),
+        ("GET", "/api/v1/users/{username}/api-keys"): Case(
+            "/api/v1/users/user_a/api-keys", "/api/v1/users/user_b/api-keys"
+        ),
+        ("POST", "/api/v1/users/{username}/api-keys"): Case(
+            "/api/v1/users/user_a/api-keys",
+            "/api/v1/users/user_b/api-keys",
+            body={"name": "gw"},
+            ok=201,
+        ),
+        ("DELETE", "/api/v1/users/{username}/api-keys/{key_id}"): Case(
+            "/api/v1/users/user_a/api-keys/{key_a}", "/api/v1/users/user_b/api-keys/{key_b}"
+        ),
+        ("GET", "/api/v1/roles"): Case("/api/v1/roles"),
+        ("POST", "/api/v1/roles"): Case(
+            "/api/v1/roles", body={"name": "auditor", "permissions": []}, ok=201
+        ),
+        ("PATCH", "/api/v1/roles/{name}"): Case(
+            "/api/v1/roles/spare_role", body={"description": "edited"}
+        ),
+        ("DELETE", "/api/v1/roles/{name}"): Case("/api/v1/roles/spare_role", ok=204),
+        ("GET", "/api/v1/audit"): Case("/api/v1/audit"),
+        ("GET", "/api/v1/org-units"): Case("/api/v1/org-units", check=_org_units_only_a),
+        ("POST", "/api/v1/org-units"): Case(
+            "/api/v1/org-units",
+            body={"code": "A1", "name": "A1", "kind": "branch", "parent": "A"},
+            ok=201,
+            out_of_scope_body={"code": "B1", "name": "B1", "kind": "branch", "parent": "B"},
+        ),
+        ("GET", "/api/v1/org-units/{code}"): Case("/api/v1/org-units/A", "/api/v1/org-units/B"),
+        ("PATCH", "/api/v1/org-units/{code}"): Case(
+            "/api/v1/org-units/A", "/api/v1/org-units/B", body={"name": "Region A"}
+        ),
+        ("GET", "/api/v1/archive-tree"): Case("/api/v1/archive-tree", check=_tree_only_a),
+        ("GET", "/api/v1/transformers/{asset_number}/topology"): Case(
+            "/api/v1/transformers/T-A/topology", "/api/v1/transformers/T-B/topology"
+        ),
+        ("POST", "/api/v1/ingest"): Case(
+            "/api/v1/ingest",
+            body=_dt("T-A", "TTU-A"),
+            check=_ingest_check,
+            out_of_scope_body=_dt("T-B", "TTU-B"),
+        ),
+        ("GET", "/api/v1/devices/{asset_number}/latest"): Case(
+            "/api/v1/devices/T-A/latest", "/api/v1/devices/T-B/latest"
+        ),
+        ("GET", "/api/v1/devices/{asset_number}/readings"): Case(
+            "/api/v1/devices/T-A/readings", "/api/v1/devices/T-B/readings"
+        ),
+        ("GET", "/api/v1/ingest/counters"): Case("/api/v1/ingest/counters"),
+        ("GET", "/api/v1/ingest/quarantine/summary"): Case("/api/v1/ingest/quarantine/summary"),
+        ("GET", "/api/v1/ingest/quarantine"): Case("/api/v1/ingest/quarantine"),
+        ("GET", "/api/v1/ingest/unknown-devices"): Case("/api/v1/ingest/unknown-devices"),
+        ("POST", "/api/v1/terminals/{asset_number}/commands"): Case(
+            "/api/v1/terminals/TTU-A/commands",
+            "/api/v1/terminals/TTU-B/commands",
+            body={"kind": "time_sync"},
+            ok=202,
+        ),
+        ("GET", "/api/v1/terminals/{asset_number}/commands"): Case(
+            "/api/v1/terminals/TTU-A/commands", "/api/v1/terminals/TTU-B/commands"
+        ),
+        ("GET", "/api/v1/commands/{command_id}"): Case(
+            f"/api/v1/commands/{a}", f"/api/v1/commands/{b}"
+        ),
+    }
+    for plural in KIND_PLURALS:
+        table |= _kind_cases(plural)
+    return table
+
+
+# Open to everyone; each is still called anonymously below to prove it.
+PUBLIC_CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/healthz"): Case("/healthz"),
+    ("GET", "/readyz"): Case("/readyz"),
+    ("GET", "/api/v1/auth/options"): Case("/api/v1/auth/options"),
+    ("GET", "/api/v1/ingest/schemas"): Case("/api/v1/ingest/schemas"),
+    ("POST", "/api/v1/auth/login"): Case(
+        "/api/v1/auth/login", body={"username": "user_a", "password": TEST_PASSWORD}
+    ),
+    ("POST", "/api/v1/auth/token"): Case(
+        "/api/v1/auth/token", body={"username": "user_a", "password": TEST_PASSWORD}
+    ),
+}
+
+
+def _app_routes() -> dict[tuple[str, str], RouteInfo]:
+    settings = Settings(data_dir=Path("unused"), database_url="unused://")
+    app = create_app(settings, engine=None, console=False)  # type: ignore[arg-type]
+    schema_paths = app.openapi()["paths"]
+    found = {}
+    for route in api_routes(app):
+        for method in route.methods:
+            if route.path in schema_paths and method.lower() in schema_paths[route.path]:
+                found[(method, route.path)] = route
+    return found
+
+
+ROUTES = _app_routes()
+
+
+def _requirement(route: RouteInfo) -> Requires | Public:
+    assert route.requirement is not None, f"{route.path} declares no permission nor PUBLIC"
+    return route.requirement
+
+
+def test_every_route_is_classified_and_has_a_case(engine: Engine) -> None:
+    app = create_app(Settings(database_url="unused://"), engine, console=False)
+    assert unclassified_routes(app) == []
+    assert len(ROUTES) > 60  # the flattening found the routers' routes
+    world = World(engine, None, "c1", "c2")  # type: ignore[arg-type]
+    declared = set(cases(world)) | set(PUBLIC_CASES)
+    missing = sorted(set(ROUTES) - declared)
+    assert not missing, f"routes without a permission test case: {missing}"
+    stale = sorted(declared - set(ROUTES))
+    assert not stale, f"cases for routes that do not exist: {stale}"
+    for key in PUBLIC_CASES:
+        assert isinstance(_requirement(ROUTES[key]), Public), key
+
+
+@pytest.fixture()
+def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
+    command_a, command_b = build_world(engine)
+    settings = Settings(data_dir=tmp_path, database_url="unused://")
+    with TestClient(create_app(settings, engine, console=False)) as anonymous:
+        yield World(engine, anonymous, command_a, command_b)
+
+
+def _call(
+    client: TestClient, method: str, path: str, headers: dict[str, str], body: Any
+) -> httpx.Response:
+    return client.request(method, path, headers=headers, json=body)
+
+
+def _fill(path: str, keys: dict[str, int]) -> str:
+    return path.format(**{k: str(v) for k, v in keys.items()})
+
+
+@pytest.mark.parametrize("route_key", sorted(ROUTES), ids=lambda k: f"{k[0]} {k[1]}")
+def test_route_permissions(world: World, route_key: tuple[str, str]) -> None:
+    method, _ = route_key
+    route = ROUTES[route_key]
+    requirement = _requirement(route)
+    client = world.anonymous
+    if route_key in PUBLIC_CASES:
+        case = PUBLIC_CASES[route_key]
+        make_user(world.engine, "user_a", org_units=("A",))
+        response = _call(client, method, case.path, {}, case.body)
+        assert response.status_code == case.ok, response.text
+        return
+    case = cases(world)[route_key]
+    assert isinstance(requirement, Requires)
+    permission = requirement.permission
+
+    # The acting user: scoped to A, holding exactly the route's permission.
+    roles = (f"only_{permission.value}",) if permission else ()
+    whole = requirement.whole_grid
+    make_user(world.engine, "actor", roles=roles, org_units=("A",), scope_all=whole)
+    # Objects the cases refer to: a user and API key in A's scope and in B's.
+    make_user(world.engine, "user_a", roles=("viewer",), org_units=("A",))
+    make_user(world.engine, "user_b", roles=("viewer",), org_units=("B",))
+    make_user(world.engine, "nobody", org_units=("A",))
+    keys = {
+        "actor": api_key(world.engine, "actor"),
+        "nobody": api_key(world.engine, "nobody"),
+    }
+    with world.engine.begin() as conn:
+        ids = {}
+        owners = dict(conn.execute(select(user_account.c.username, user_account.c.id)).all())
+        ids["own_key"] = create_api_key(conn, owners["actor"], "own", created_by=None)[1]["id"]
+        ids["key_a"] = create_api_key(conn, owners["user_a"], "a", created_by=None)[1]["id"]
+        ids["key_b"] = create_api_key(conn, owners["user_b"], "b", created_by=None)[1]["id"]
+    path = _fill(case.path, ids)
+
+    # 1. Anonymous.
+    response = _call(client, method, path, {}, case.body)
+    assert response.status_code == 401, f"anonymous: {response.status_code} {response.text}"
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+    # 2. Signed in without the permission.
+    if permission is not None:
+        response = _call(client, method, path, world.as_user(keys["nobody"]), case.body)
+        assert response.status_code == 403, f"no permission: {response.status_code}"
+
+    # 3. Grid-wide views refuse a limited scope even with the permission.
+    if whole:
+        make_user(world.engine, "limited", roles=roles, org_units=("A",))
+        limited = api_key(world.engine, "limited")
+        response = _call(client, method, path, world.as_user(limited), case.body)
+        assert response.status_code == 403, f"limited scope: {response.status_code}"
+
+    actor = world.as_user(keys["actor"])
+    # 4. Out of scope: 404, as if it did not exist (ingest: the device counts as unknown).
+    if case.out_of_scope_path is not None:
+        out = _fill(case.out_of_scope_path, ids)
+        response = _call(client, method, out, actor, case.body)
+        assert response.status_code == 404, f"out of scope: {response.status_code} {response.text}"
+    if case.out_of_scope_body is not None:
+        response = _call(client, method, path, actor, case.out_of_scope_body)
+        if route_key == ("POST", "/api/v1/ingest"):
+            assert response.status_code == 200
+            _ingest_out_check(response)
+        else:
+            assert response.status_code in (403, 404, 422), (
+                f"out-of-scope body: {response.status_code} {response.text}"
+            )
+            assert "B" in response.json()["detail"]
+
+    # 5. In scope with the permission.
+    response = _call(client, method, path, actor, case.body)
+    assert response.status_code == case.ok, f"in scope: {response.status_code} {response.text}"
+    if case.check is not None:
+        case.check(response)
