@@ -27,6 +27,7 @@ from e200.sim.messages import ENVELOPE_PRODUCTS
 from e200.telemetry import Pipeline
 from e200.telemetry.codec import IotMapping
 from tests.bus.brokers import KafkaBroker, MqttBroker, free_port, wait_until
+from tests.users import api_key
 
 SEED = 41
 PRESET = "tiny"  # 4 station areas, ≈50 meters
@@ -148,7 +149,12 @@ def test_run_posts_contract_v1_to_a_running_e200(engine: Engine, e200_http: str)
     _load_archive(engine)
     runner = CliRunner()
     argv = ["run", "--preset", PRESET, "--seed", str(SEED), "--speed", "1e6", "--backlog", "1"]
-    result = runner.invoke(sim_app, [*argv, "--to", e200_http, "--max-intervals", "4"])
+    refused = runner.invoke(sim_app, [*argv, "--to", e200_http, "--max-intervals", "1"])
+    assert refused.exit_code != 0 and "--api-key" in refused.output
+    key = api_key(engine)
+    result = runner.invoke(
+        sim_app, [*argv, "--to", e200_http, "--max-intervals", "4", "--api-key", key]
+    )
     assert result.exit_code == 0, result.output
     found = re.search(r"stored (\d+), quarantined (\d+), duplicates (\d+)", result.output)
     assert found, result.output

@@ -68,6 +68,14 @@ def run(
             f"reports); E200 decodes them with E200_IOT_MAPPING_FILE={IOT_MAPPING}.",
         ),
     ] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="E200_API_KEY",
+            help="API key for --to http://… (a user with the ingest_data permission).",
+        ),
+    ] = None,
 ) -> None:
     """Publish live telemetry as simulated time advances (Ctrl-C, --max-intervals or
     --duration stop)."""
@@ -82,7 +90,7 @@ def run(
     plan = plan_faults(grid, config, seed, start, now + timedelta(days=1), truth)
     target: MemoryBus | Sink
     if to.startswith(("http://", "https://")):
-        target = _HttpSink(to)
+        target = _HttpSink(to, api_key)
     elif to.strip().lower() == "memory":
         target = MemoryBus.get("default")
     else:
@@ -135,17 +143,24 @@ def run(
 class _HttpSink:
     """POST each delivery to ``/api/v1/ingest`` of a running E200 (counts its answers)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, api_key: str | None) -> None:
         import httpx
 
         self.url = base.rstrip("/") + "/api/v1/ingest"
-        self.client = httpx.Client(timeout=30)
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self.client = httpx.Client(timeout=30, headers=headers)
         self.stored = self.quarantined = self.duplicates = 0
 
     def send(self, topic: str, payload: bytes, key: bytes | None = None) -> None:
         response = self.client.post(
             self.url, content=payload, headers={"content-type": "application/json"}
         )
+        if response.status_code in (401, 403):
+            raise typer.BadParameter(
+                f"E200 refused the readings ({response.status_code}): "
+                f"{response.json().get('detail')}; pass --api-key of a user allowed to ingest",
+                param_hint="--api-key",
+            )
         response.raise_for_status()
         answer = response.json()
         self.stored += int(answer.get("stored", 0))
