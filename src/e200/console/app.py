@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from e200.config import Settings
+from e200.db.web import PUBLIC
 
 MOUNT_PATH = "/console"
 
@@ -27,9 +28,11 @@ def mount(app: FastAPI, settings: Settings) -> None:
 
     from e200.console import pages
 
-    pages.register(app.state.engine, tz=ZoneInfo(settings.timezone), mount_path=MOUNT_PATH)
+    pages.register(
+        app.state.engine, settings, tz=ZoneInfo(settings.timezone), mount_path=MOUNT_PATH
+    )
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=[PUBLIC])
     def _root() -> RedirectResponse:
         return RedirectResponse(f"{MOUNT_PATH}/")
 

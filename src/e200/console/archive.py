@@ -15,10 +15,10 @@ from sqlalchemy import Connection
 
 from e200 import archives, telemetry
 from e200.archives import TreeNode
-from e200.console.data import Reader
 from e200.console.details import Row, asset_rows, format_value, org_unit_rows, phase_counts
 from e200.console.i18n import t
 from e200.console.layout import frame
+from e200.console.session import Session
 from e200.console.tree import ICONS, TreeModel, node_id, parse_node_id
 from e200.kernel import E200Error, NotFoundError, Scope
 
@@ -57,8 +57,9 @@ class _Details:
 class ArchiveView:
     """One browser tab's archive page (NiceGUI builds a page per visit)."""
 
-    def __init__(self, reader: Reader, tz: tzinfo, mount_path: str) -> None:
-        self.reader = reader
+    def __init__(self, session: Session, tz: tzinfo, mount_path: str) -> None:
+        self.session = session
+        self.reader = session.reader  # reads only what the signed-in user's scope holds
         self.tz = tz
         self.mount_path = mount_path.rstrip("/")
         self.model = TreeModel()
@@ -101,7 +102,7 @@ class ArchiveView:
                     .props("no-selection-unset no-transition selected-color=primary")
                     .classes("w-full text-body2")
                 )
-        frame("archive", drawer=drawer)
+        frame("archive", self.session, drawer=drawer)
         self.details = (
             ui.column()
             .classes("w-full max-w-screen-lg q-pa-md gap-4")

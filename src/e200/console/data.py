@@ -1,6 +1,8 @@
-"""How the console reads the archive: one connection per call, off the event loop.
+"""How the console reads the archive: one connection per call, off the event loop, always cut
+down to the signed-in user's data scope.
 
-The console only calls the archive facade (``e200.archives``); it never builds a query.
+The console only calls the slices' facades (``e200.archives``, ``e200.telemetry``); it never
+builds a query. A ``Reader`` belongs to one page of one user: it carries that user's ``Scope``.
 """
 
 from __future__ import annotations
@@ -17,19 +19,14 @@ from e200.kernel import Scope
 T = TypeVar("T")
 
 
-def _scope() -> Scope:
-    # Until the console has logins, every operator sees the whole grid. The auth slice will
-    # replace this with the signed-in user's scope.
-    return Scope.everything()
-
-
 class Reader:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, scope: Scope) -> None:
         self._engine = engine
+        self.scope = scope
 
     def read_now(self, call: Callable[[Connection, Scope], T]) -> T:
         with self._engine.connect() as conn:
-            return call(conn, _scope())
+            return call(conn, self.scope)
 
     def _boxed(self, call: Callable[[Connection, Scope], T]) -> tuple[T]:
         return (self.read_now(call),)

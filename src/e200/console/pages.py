@@ -1,18 +1,31 @@
-"""The console's pages, registered on NiceGUI's router (mounted under ``/console``)."""
+"""The console's pages, registered on NiceGUI's router (mounted under ``/console``).
+
+Every page but the login needs a signed-in user: without a valid session cookie the browser is
+sent to the login (and back afterwards); a user who must change the first password gets only the
+account page; a page the user's roles do not grant says so and shows nothing else.
+"""
 
 from __future__ import annotations
 
 from datetime import tzinfo
 
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from nicegui import ui
 from sqlalchemy import Engine
 
-from e200 import archives
+from e200 import archives, auth
+from e200.config import Settings
+from e200.console.account import AccountView
 from e200.console.archive import ArchiveView
-from e200.console.data import Reader
+from e200.console.audit_log import AuditView
 from e200.console.i18n import t
-from e200.console.layout import frame
+from e200.console.layout import P, frame
+from e200.console.login import LoginView
+from e200.console.session import Console, Session, requested_path
 from e200.console.tree import ICONS
+from e200.console.users import UsersView
+from e200.kernel import Permission
 
 # Overview cards: plural of the kind (as ``archives.counts`` names it) and the kind.
 OVERVIEW_KINDS: tuple[tuple[str, str], ...] = (
@@ -27,14 +40,62 @@ _CARD_GRID = (
 )
 
 
-def register(engine: Engine, *, tz: tzinfo, mount_path: str = "/console") -> None:
-    reader = Reader(engine)
+async def enter(
+    console: Console,
+    request: Request,
+    page: str,
+    permission: Permission | None,
+    *,
+    during_password_change: bool = False,
+) -> Session | Response | None:
+    """The page's user, or a redirect (sign in first; change the password first), or None once
+    the page said that the user's roles do not grant it."""
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    principal = await console.principal(token)
+    if principal is None or token is None:
+        return RedirectResponse(console.login_url(requested_path(request)), status_code=303)
+    if principal.must_change_password and not during_password_change:
+        return RedirectResponse(console.url("/account"), status_code=303)
+    session = Session(console, token, principal, auth.source_ip(request))
+    if permission is not None and not principal.can(permission):
+        not_permitted(session, page)
+        return None
+    return session
+
+
+def not_permitted(session: Session, page: str) -> None:
+    ui.context.client.status_code = 403
+    ui.page_title(f"{t('auth.not_permitted')} · {t('app.title')}")
+    frame(page, session)
+    with ui.column().classes("w-full items-center q-pa-xl text-grey-8").props("role=alert"):
+        ui.icon("block", size="48px", color="negative")
+        ui.label(t("auth.not_permitted")).classes("text-h6")
+        ui.label(t("auth.not_permitted_hint")).classes("text-body2")
+
+
+def register(
+    engine: Engine, settings: Settings, *, tz: tzinfo, mount_path: str = "/console"
+) -> None:
+    console = Console(engine, settings, tz, mount_path.rstrip("/") or "/console")
+
+    @ui.page("/login")
+    async def login(request: Request, next: str | None = None) -> Response | None:
+        target = console.safe_next(next)
+        principal = await console.principal(request.cookies.get(auth.SESSION_COOKIE))
+        if principal is not None:
+            where = console.url("/account") if principal.must_change_password else target
+            return RedirectResponse(where, status_code=303)
+        LoginView(console, target).build()
+        return None
 
     @ui.page("/")
-    async def overview() -> None:
+    async def overview(request: Request) -> Response | None:
+        session = await enter(console, request, "overview", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
         ui.page_title(f"{t('overview.title')} · {t('app.title')}")
-        frame("overview")
-        counts = await reader.read(archives.counts)
+        frame("overview", session)
+        counts = await session.reader.read(archives.counts)
         with ui.column().classes("w-full max-w-screen-lg q-pa-md gap-4"):
             ui.label(t("overview.title")).classes("text-h5 text-weight-medium")
             with ui.element("div").classes("w-full").style(_CARD_GRID):
@@ -44,10 +105,39 @@ def register(engine: Engine, *, tz: tzinfo, mount_path: str = "/console") -> Non
                 t("overview.open_archive"), icon=ICONS["org_unit"],
                 on_click=lambda: ui.navigate.to("/archive"),
             ).props("unelevated color=primary no-caps")  # fmt: skip
+        return None
 
     @ui.page("/archive")
-    async def archive(select: str | None = None) -> None:
-        await ArchiveView(reader, tz, mount_path).build(select)
+    async def archive(request: Request, select: str | None = None) -> Response | None:
+        session = await enter(console, request, "archive", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
+        await ArchiveView(session, tz, console.mount_path).build(select)
+        return None
+
+    @ui.page("/account")
+    async def account(request: Request) -> Response | None:
+        session = await enter(console, request, "account", None, during_password_change=True)
+        if not isinstance(session, Session):
+            return session
+        await AccountView(session).build()
+        return None
+
+    @ui.page("/users")
+    async def users(request: Request) -> Response | None:
+        session = await enter(console, request, "users", P.MANAGE_USERS)
+        if not isinstance(session, Session):
+            return session
+        await UsersView(session).build()
+        return None
+
+    @ui.page("/audit")
+    async def audit(request: Request) -> Response | None:
+        session = await enter(console, request, "audit", P.MANAGE_USERS)
+        if not isinstance(session, Session):
+            return session
+        await AuditView(session).build()
+        return None
 
 
 def _count_card(label: str, count: int, icon: str) -> None:
