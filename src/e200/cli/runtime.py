@@ -1,4 +1,5 @@
-"""Long-running loops of the `e200` command: ingest from sources, dispatch downlink commands."""
+"""Long-running loops of the `e200` command: ingest from sources, dispatch downlink commands,
+hourly maintenance."""
 
 from __future__ import annotations
 
@@ -129,12 +130,15 @@ def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
 
 def maintenance_thread(engine: Engine, settings: Settings, stop: threading.Event,
                        period_s: float = 3600.0) -> threading.Thread:  # fmt: skip
-    """Hourly: create reading partitions ahead and drop those past retention."""
+    """At start, then hourly: create reading partitions ahead and drop those past retention,
+    delete long-ended sessions, and (when a directory is configured) sync its users. Each task
+    fails alone: a directory that is down never stops the partitions or the sessions."""
     from datetime import timedelta
 
+    from e200 import auth
     from e200.telemetry import drop_partitions_older_than
 
-    def once() -> None:
+    def partitions() -> None:
         today = date.today()
         with engine.begin() as conn:
             create_partitions_ahead(conn, today)
@@ -144,12 +148,39 @@ def maintenance_thread(engine: Engine, settings: Settings, stop: threading.Event
         if dropped:
             log.info("partitions past retention dropped", partitions=dropped)
 
+    def sessions() -> None:
+        with engine.begin() as conn:
+            purged = auth.purge_expired(conn, settings)
+        if purged:
+            log.info("ended sessions purged", sessions=purged)
+
+    def directory() -> None:
+        if not settings.ldap_url:
+            return
+        result = auth.sync_directory(engine, settings)
+        log.info(
+            "directory synced",
+            directory=settings.ldap_url,
+            directory_users=result.directory_users,
+            updated=result.updated,
+            disabled=result.disabled,
+        )
+
+    tasks = (
+        ("partition maintenance", partitions),
+        ("session purge", sessions),
+        ("directory sync", directory),
+    )
+
     def loop() -> None:
         while True:
-            try:
-                once()
-            except Exception as exc:  # maintenance must never stop ingest
-                log.warning("partition maintenance failed; will retry", error=str(exc)[:200])
+            for name, task in tasks:
+                try:
+                    task()
+                except Exception as exc:  # maintenance must never stop ingest
+                    log.warning(
+                        "maintenance task failed; will retry", task=name, error=str(exc)[:300]
+                    )
             if stop.wait(period_s):
                 return
 
