@@ -18,6 +18,7 @@ from e200.archives import org_unit_table
 from e200.auth import audit, directory
 from e200.auth.identity import DirectoryUnavailableError, ExternalIdentity
 from e200.auth.passwords import verify_password
+from e200.auth.roles import ensure_builtin_roles
 from e200.auth.tables import role, user_account, user_role, user_scope
 from e200.config import GroupMapping, Settings
 from e200.kernel import AuthenticationRequiredError, E200Error, utc_now
@@ -317,6 +318,7 @@ def sync_directory(engine: Engine, settings: Settings) -> SyncResult:
     disabled: list[str] = []
     updated = 0
     with engine.begin() as conn:
+        ensure_builtin_roles(conn)  # a sync may run before the first `e200 up`
         accounts = conn.execute(
             select(user_account.c.id, user_account.c.username).where(
                 user_account.c.source == "ldap", user_account.c.status == "active"
