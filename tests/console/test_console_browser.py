@@ -1,81 +1,25 @@
-"""The operator console in a real Chromium against a real `e200 up --demo`: walk the grid tree down
-to a meter, find a meter by its number, open a node from the URL, read the overview.
+"""The operator console in a real Chromium against a real `e200 up --demo`, signed in as the
+administrator (who sees the whole grid): walk the grid tree down to a meter, find a meter by its
+number, open a node from the URL, read the overview.
 
 Expected values come from the REST API of the same server, so the tests do not depend on the demo
-grid's random numbers. Texts are looked up through the console's translation table.
+grid's random numbers. Texts are looked up through the console's translation table. The server,
+the browser and the admin's sign-in are shared fixtures (tests/console/conftest.py).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from e200.console.i18n import t
-from tests.conftest import REPO_ROOT, require, shared_tmp_dir
-from tests.server import E200Server
+from tests.console.conftest import ARTIFACTS
+from tests.server import E200Server as Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-UI_TIMEOUT_MS = 15_000
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-
-
-class Server(E200Server):
-    """`e200 up --demo` with a short simulated history."""
-
-    def __init__(self, data_dir: Path) -> None:
-        # A few hours of simulated history for the curves; the archive is what most tests read.
-        super().__init__(data_dir, E200_DEMO_HISTORY_DAYS="0.25")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    root = shared_tmp_dir("e200-console-")
-    srv = Server(root / "var")
-    try:
-        srv.wait_healthy()
-        yield srv
-    finally:
-        code = srv.interrupt()
-    assert code == 0, f"e200 up did not stop cleanly on Ctrl-C ({code}):\n{srv.output()}"
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require(CHROMIUM.exists(), f"Chromium not found at {CHROMIUM} (make browser installs it)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - a dev dependency
-        require(False, "playwright is not installed (pip install -e '.[dev]')")
-        raise
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture()
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=server.base)
-    pg = context.new_page()
-    pg.set_default_timeout(UI_TIMEOUT_MS)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors in the console: {errors}"
 
 
 def _field(details: Any, field: str) -> Any:

@@ -1,18 +1,27 @@
 """The console's plain parts without a browser or database: texts, the lazy tree, the details
-rows."""
+rows, what a signed-in user is offered."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from e200.archives import KINDS, TreeNode
+from e200.archives import KINDS, OrgUnitOut, TreeNode
+from e200.auth import STATUSES
 from e200.console import i18n
+from e200.console.audit_log import FIELDS as AUDIT_FIELDS
+from e200.console.audit_log import parse_time
 from e200.console.details import asset_rows, format_value, org_unit_rows, phase_counts
 from e200.console.i18n import TEXTS, t
+from e200.console.layout import navigation_for
+from e200.console.session import Console
 from e200.console.tree import TreeModel, node_id, parse_node_id
+from e200.console.users import USER_FIELDS, grantable_roles, unit_options
+from e200.kernel import Permission, Principal, Scope
 
 # -- texts -------------------------------------------------------------------------------------
 
@@ -148,3 +157,80 @@ def test_org_unit_rows() -> None:
 
 def test_phase_counts_list_every_phase() -> None:
     assert phase_counts(["A", "A", "C", "ABC", None]) == {"A": 2, "B": 0, "C": 1, "ABC": 1}
+
+
+# -- signed-in users: what the pages offer ---------------------------------------------------
+
+
+def _principal(*permissions: Permission, must_change: bool = False, scope: Scope | None = None
+               ) -> Principal:  # fmt: skip
+    return Principal(user_id=7, username="u", permissions=frozenset(permissions),
+                     scope=scope or Scope(("1.2.",)), via="session",
+                     must_change_password=must_change)  # fmt: skip
+
+
+def test_navigation_offers_only_what_the_roles_grant() -> None:
+    def keys(principal: Principal) -> list[str]:
+        return [key for key, *_ in navigation_for(principal)]
+
+    assert keys(_principal(Permission.VIEW_DATA)) == ["overview", "archive"]
+    assert keys(_principal(*Permission)) == ["overview", "archive", "users", "audit"]
+    assert keys(_principal(Permission.MANAGE_USERS)) == ["users", "audit"]
+    assert keys(_principal(*Permission, must_change=True)) == [], "first the password"
+
+
+def test_after_login_only_console_pages_of_this_site() -> None:
+    console = Console(engine=None, settings=None, tz=UTC_TZ)  # type: ignore[arg-type]
+    assert (
+        console.safe_next("/console/archive?select=meter:M1") == "/console/archive?select=meter:M1"
+    )
+    for bad in (None, "", "https://evil.example/", "//evil.example/console/", "/api/v1/users",
+                "/console-not/x", "/console/\\evil", "/console/login?next=/x"):  # fmt: skip
+        assert console.safe_next(bad) == "/console/", bad
+    assert console.login_url("/console/") == "/console/login"
+    assert console.login_url("/console/audit") == "/console/login?next=/console/audit"
+    assert console.login_url("/console/archive?select=a b") == (
+        "/console/login?next=/console/archive%3Fselect%3Da%20b"
+    )
+
+
+def test_managers_are_offered_only_roles_within_their_own_permissions() -> None:
+    roles = [{"name": "viewer", "permissions": ["view_data"]},
+             {"name": "dispatcher", "permissions": ["view_data", "send_commands"]}]  # fmt: skip
+    assert grantable_roles(roles, _principal(Permission.VIEW_DATA, Permission.MANAGE_USERS)) == [
+        "viewer"
+    ]
+    assert grantable_roles(roles, _principal(*Permission)) == ["viewer", "dispatcher"]
+
+
+def test_org_units_are_indented_as_the_tree() -> None:
+    units = [
+        OrgUnitOut(code="N", name="North", kind="region", parent="D", depth=1),
+        OrgUnitOut(code="N1", name="North 1", kind="operating_unit", parent="N", depth=2),
+    ]
+    assert unit_options(units) == {"N": "North (N)", "N1": "\u2003North 1 (N1)"}
+
+
+def test_audit_times_are_read_in_the_console_zone() -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    assert parse_time("", tz) is None
+    assert parse_time("2026-03-01T08:00", tz) == datetime(2026, 3, 1, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        parse_time("yesterday", tz)
+
+
+def test_every_text_the_console_uses_exists() -> None:
+    """Literal keys in the console's code, and the families built from stored codes."""
+    source = "\n".join(p.read_text() for p in Path(i18n.__file__).parent.glob("*.py"))
+    used = set(re.findall(r"""\bt\(\s*["']([a-z_]+(?:\.[a-z_0-9]+)+|yes|no|empty_value)["']""",
+                          source))  # fmt: skip
+    used |= {f"permission.{p.value}" for p in Permission}
+    used |= {f"user_status.{s}" for s in STATUSES}
+    used |= {f"source.{s}" for s in ("local", "ldap", "oidc")}
+    used |= {f"outcome.{o}" for o in ("success", "failure", "denied")}
+    used |= {f"users.col.{f}" for f in USER_FIELDS} | {f"audit.col.{f}" for f in AUDIT_FIELDS}
+    used |= {f"users.done.{a}" for a in ("update_user", "reset_password", "unlock_user")}
+    used |= {f"roles.done.{a}" for a in ("create_role", "update_role", "delete_role")}
+    assert len(used) > 150
+    missing = sorted(k for k in used if not i18n.has_text(k))
+    assert not missing, f"add texts for: {missing}"

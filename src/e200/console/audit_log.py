@@ -109,7 +109,9 @@ class AuditView:
             ]
             self.table = (
                 ui.table(columns=columns, rows=[], row_key="id", pagination=0)
-                .props(f'flat bordered dense hide-bottom aria-label="{t("audit.title")}"')
+                .props(
+                    f'flat bordered dense hide-bottom role=region aria-label="{t("audit.events")}"'
+                )
                 .classes("w-full")
             )
             self.table.add_slot("header", _HEADER_SLOT)

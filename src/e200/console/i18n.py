@@ -81,7 +81,7 @@ _EN: dict[str, str] = {
     "keys.key": "Key",
     "keys.copy": "Copy",
     "keys.copied": "Copied",
-    "keys.line": "e200_{prefix}_…  ·  created {created}  ·  last used {used}",
+    "keys.line": "Prefix {prefix}  ·  created {created}  ·  last used {used}",
     "keys.revoke": "Revoke",
     "keys.revoked": "Revoked",
     "keys.revoke_confirm": "Revoke the key “{name}”? Programs using it stop working at once.",
@@ -166,6 +166,7 @@ _EN: dict[str, str] = {
     # audit log
     "audit.title": "Audit log",
     "audit.filters": "Filters",
+    "audit.events": "Events",
     "audit.actor": "User",
     "audit.action": "Action",
     "audit.target": "Target",

@@ -84,6 +84,8 @@ def _user_menu(session: Session) -> None:
         .classes("q-ml-sm"),
         ui.menu().props("auto-close"),
     ):
-        ui.menu_item(t("nav.account"), on_click=lambda: ui.navigate.to("/account"))
+        ui.menu_item(t("nav.account"), on_click=lambda: ui.navigate.to("/account")).props(
+            "role=menuitem"
+        )
         ui.separator()
-        ui.menu_item(t("nav.logout"), on_click=lambda: logout(session))
+        ui.menu_item(t("nav.logout"), on_click=lambda: logout(session)).props("role=menuitem")

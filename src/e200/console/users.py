@@ -118,7 +118,7 @@ class UsersView:
         ]
         self.table = (
             ui.table(columns=columns, rows=[], row_key="username", pagination=25)
-            .props(f'flat bordered dense aria-label="{t("users.tab_users")}"')
+            .props(f'flat bordered dense role=region aria-label="{t("users.tab_users")}"')
             .classes("w-full cursor-pointer")
         )
         self.table.bind_filter_from(search, "value")
@@ -439,7 +439,9 @@ class UsersView:
         with self.roles_box:
             table = (
                 ui.table(columns=columns, rows=rows, row_key="name", pagination=0)
-                .props(f'flat bordered dense hide-bottom aria-label="{t("roles.matrix")}"')
+                .props(
+                    f'flat bordered dense hide-bottom role=region aria-label="{t("roles.matrix")}"'
+                )
                 .classes("w-full cursor-pointer")
             )
             table.on("rowClick", self._on_role_row)
