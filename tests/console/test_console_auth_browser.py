@@ -232,3 +232,45 @@ def test_api_keys_are_shown_once_and_revoked_from_the_account_page(
     assert gone.status_code == 401, gone.text
     revoked = server.api("/api/v1/audit", actor="admin", action="revoke_my_api_key")
     assert revoked["items"][0]["detail"]["via"] == "console", revoked
+
+
+def test_the_admin_defines_a_role_and_gives_it_to_a_user(page: Any, server: E200Server) -> None:
+    expect = _expect()
+    server.post("/api/v1/users", {"username": "shift.lead", "password": FRESH_TEMPORARY,
+                                  "roles": ["viewer"], "scope_all": True})  # fmt: skip
+    page.goto("/console/users")
+    page.get_by_role("tab", name=t("users.tab_roles")).click()
+    page.get_by_role("button", name=t("roles.new")).click()
+    dialog = page.get_by_role("dialog", name=t("roles.new"))
+    dialog.get_by_label(t("roles.name")).fill("night_shift")
+    dialog.get_by_label(t("roles.description")).fill("Watches the grid at night")
+    for permission in ("view_data", "acknowledge_alarms"):
+        dialog.get_by_text(t(f"permission.{permission}"), exact=True).click()
+    dialog.get_by_role("button", name=t("common.save")).click()
+    matrix = page.get_by_role("region", name=t("roles.matrix"))
+    expect(matrix.get_by_role("row").filter(has_text="night_shift").get_by_text("✓")).to_have_count(
+        2
+    )
+
+    # Given to a user in the users table's dialog.
+    page.get_by_role("tab", name=t("users.tab_users")).click()
+    users = page.get_by_role("region", name=t("users.tab_users"))
+    users.get_by_role("row").filter(has_text="shift.lead").click()
+    user = page.get_by_role("dialog", name=t("users.edit", user="shift.lead"))
+    user.get_by_label(t("users.roles")).click()
+    page.get_by_role("option", name="night_shift", exact=True).click()
+    page.keyboard.press("Escape")
+    user.get_by_role("button", name=t("common.save")).click()
+    expect(user).to_have_count(0)
+    expect(users.get_by_role("row").filter(has_text="shift.lead")).to_contain_text("night_shift")
+    assert server.api("/api/v1/users/shift.lead")["roles"] == ["night_shift", "viewer"]
+
+    # A role in use cannot be deleted: the slice's refusal is shown, and audited.
+    page.get_by_role("tab", name=t("users.tab_roles")).click()
+    matrix.get_by_role("row").filter(has_text="night_shift").click()
+    role = page.get_by_role("dialog", name=t("roles.edit", role="night_shift"))
+    role.get_by_role("button", name=t("roles.delete")).click()
+    page.get_by_role("dialog").last.get_by_role("button", name=t("roles.delete")).click()
+    expect(role.get_by_role("alert")).to_contain_text("held by 1 user")
+    refused = server.api("/api/v1/audit", action="delete_role", target="night_shift")
+    assert refused["items"][0]["outcome"] == "failure", refused
