@@ -200,7 +200,7 @@ def test_create_api_key_prints_a_working_key_once(
     data = anonymous_client.get("/api/v1/substations", headers={"X-API-Key": key})
     assert data.status_code == 200, data.text  # the key has the user's roles
     [event] = cli_audit(engine, "create_user_api_key")
-    assert (event["actor"], event["target"]) == ("e200-cli", "user:gateway")
+    assert (event["actor"], event["target"]) == ("e200-cli", "username=gateway")
     assert event["detail"]["name"] == "substation gateway" and key not in json.dumps(
         event, default=str
     )
@@ -249,7 +249,7 @@ def test_unlock_lifts_a_lockout(
     assert "locky unlocked" in result.output
     assert login(TEST_PASSWORD).status_code == 200
     [event] = cli_audit(engine, "unlock_user")
-    assert (event["actor"], event["target"]) == ("e200-cli", "user:locky")
+    assert (event["actor"], event["target"]) == ("e200-cli", "username=locky")
     again = run({"E200_DATABASE_URL": fresh_db_url}, "auth", "unlock", "locky")
     assert again.exit_code == 0 and "was not locked" in again.output
 

@@ -340,7 +340,7 @@ def sync_directory(engine: Engine, settings: Settings) -> SyncResult:
                     action="directory_sync.disable_user",
                     outcome="success",
                     actor="directory-sync",
-                    target=f"user:{account.username}",
+                    target=f"username={account.username}",
                     detail={"reason": reason},
                 )
             else:

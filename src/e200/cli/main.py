@@ -287,7 +287,7 @@ def auth_create_api_key(
                 action="create_user_api_key",
                 outcome="success",
                 actor=CLI_ACTOR,
-                target=f"user:{user}",
+                target=f"username={user}",
                 detail=_cli_detail(name=label, prefix=row["prefix"]),
             )
     finally:
@@ -329,7 +329,7 @@ def auth_unlock(
                 action="unlock_user",
                 outcome="success",
                 actor=CLI_ACTOR,
-                target=f"user:{username}",
+                target=f"username={username}",
                 detail=_cli_detail(),
             )
     finally:
