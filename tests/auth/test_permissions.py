@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
-from e200 import archives
+from e200 import alarms, archives
 from e200.api import create_app
 from e200.api.app import RouteInfo, api_routes, unclassified_routes
 from e200.archives import (
@@ -40,6 +40,8 @@ from e200.auth.tables import role, user_account
 from e200.config import Settings
 from e200.db.web import Public, Requires
 from e200.kernel import Permission, Scope
+from e200.telemetry import ReportedMeterList
+from e200.terminal.meter_lists import list_version
 from e200.terminal.service import CommandIn, issue
 from tests.users import TEST_PASSWORD, api_key, make_user
 
@@ -66,6 +68,8 @@ class World:
     command_a: str
     command_b: str
     key_ids: dict[str, int] = field(default_factory=dict)
+    # alarm ids and the reported meter list's version (build_alarms_and_lists)
+    more: dict[str, str] = field(default_factory=dict)
 
     def as_user(self, key: str) -> dict[str, str]:
         return {"X-API-Key": key}
@@ -153,6 +157,29 @@ def build_world(engine: Engine) -> tuple[str, str]:
             )
         conn.execute(role.insert().values(name="spare_role", permissions=["view_data"]))
     return command_a, command_b
+
+
+def build_alarms_and_lists(engine: Engine) -> dict[str, str]:
+    """An alarm on each region's terminal; TTU-A and TTU-B report meter lists."""
+    more: dict[str, str] = {}
+    with engine.begin() as conn:
+        refs = archives.lookup_devices(conn, "terminal", ["TTU-A", "TTU-B"])
+        for region in ("A", "B"):
+            terminal_id = refs[f"TTU-{region}"].id
+            raised, _ = alarms.raise_or_update(
+                conn, device_kind="terminal", device_id=terminal_id,
+                asset_number=f"TTU-{region}", rule="test_rule", severity="minor",
+                message=f"test alarm {region}",
+            )  # fmt: skip
+            more[f"alarm_{region}"] = str(raised.id)
+            conn.execute(
+                text("INSERT INTO telemetry.terminal_meter_list (terminal_id, ts, meters, "
+                     "received_at) VALUES (:id, :ts, :meters, now())"),
+                {"id": terminal_id, "ts": SINCE, "meters": [f"M-{region}", f"M-{region}-SPARE"]},
+            )  # fmt: skip
+    anonymous_list = ReportedMeterList(0, SINCE, SINCE, ("M-A", "M-A-SPARE"), None)
+    more["version_a"] = list_version(anonymous_list)
+    return more
 
 
 # --- the cases ---------------------------------------------------------------------------------
@@ -360,7 +387,65 @@ def cases(world: World) -> dict[tuple[str, str], Case]:
     }
     for plural in KIND_PLURALS:
         table |= _kind_cases(plural)
+    table |= _meter_list_and_alarm_cases(world)
     return table
+
+
+def _only_region_a(key: str) -> Callable[[httpx.Response], None]:
+    def check(response: httpx.Response) -> None:
+        names = {item[key] for item in response.json()["items"]}
+        assert names and all(n.startswith("TTU-A") for n in names), names
+
+    return check
+
+
+def _meter_list_and_alarm_cases(world: World) -> dict[tuple[str, str], Case]:
+    terminals = "/api/v1/terminals"
+    alarm_a, alarm_b = world.more.get("alarm_A", "1"), world.more.get("alarm_B", "2")
+    adopt = {
+        "version": world.more.get("version_a", "v"),
+        "changes": [{"meter": "M-A-SPARE", "action": "attach", "phase": "A"}],
+    }
+    return {
+        ("GET", f"{terminals}/{{asset_number}}/meters"): Case(
+            f"{terminals}/TTU-A/meters", f"{terminals}/TTU-B/meters"
+        ),
+        ("POST", f"{terminals}/{{asset_number}}/meters"): Case(
+            f"{terminals}/TTU-A/meters",
+            f"{terminals}/TTU-B/meters",
+            body={"meters": [{"meter": "M-A-SPARE", "phase": "A"}]},
+            out_of_scope_body={"meters": [{"meter": "M-B-SPARE", "phase": "A"}]},
+        ),
+        ("DELETE", f"{terminals}/{{asset_number}}/meters/{{meter}}"): Case(
+            f"{terminals}/TTU-A/meters/M-A", f"{terminals}/TTU-B/meters/M-B"
+        ),
+        ("PATCH", f"{terminals}/{{asset_number}}/meters/{{meter}}"): Case(
+            f"{terminals}/TTU-A/meters/M-A", f"{terminals}/TTU-B/meters/M-B", body={"phase": "B"}
+        ),
+        ("GET", f"{terminals}/{{asset_number}}/consistency"): Case(
+            f"{terminals}/TTU-A/consistency", f"{terminals}/TTU-B/consistency"
+        ),
+        ("GET", "/api/v1/archives/consistency"): Case(
+            "/api/v1/archives/consistency?status=all", check=_only_region_a("terminal")
+        ),
+        ("POST", f"{terminals}/{{asset_number}}/consistency/push"): Case(
+            f"{terminals}/TTU-A/consistency/push", f"{terminals}/TTU-B/consistency/push", body={}
+        ),
+        ("POST", f"{terminals}/{{asset_number}}/consistency/adopt"): Case(
+            f"{terminals}/TTU-A/consistency/adopt",
+            f"{terminals}/TTU-B/consistency/adopt",
+            body=adopt,
+        ),
+        ("GET", "/api/v1/alarms"): Case("/api/v1/alarms", check=_only_region_a("asset_number")),
+        ("GET", "/api/v1/alarms/{alarm_id}"): Case(
+            f"/api/v1/alarms/{alarm_a}", f"/api/v1/alarms/{alarm_b}"
+        ),
+        ("POST", "/api/v1/alarms/{alarm_id}/acknowledge"): Case(
+            f"/api/v1/alarms/{alarm_a}/acknowledge",
+            f"/api/v1/alarms/{alarm_b}/acknowledge",
+            body={"comment": "seen"},
+        ),
+    }
 
 
 # Open to everyone; each is still called anonymously below to prove it.
@@ -415,9 +500,10 @@ def test_every_route_is_classified_and_has_a_case(engine: Engine) -> None:
 @pytest.fixture()
 def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
     command_a, command_b = build_world(engine)
+    more = build_alarms_and_lists(engine)
     settings = Settings(data_dir=tmp_path, database_url="unused://")
     with TestClient(create_app(settings, engine, console=False)) as anonymous:
-        yield World(engine, anonymous, command_a, command_b)
+        yield World(engine, anonymous, command_a, command_b, more=more)
 
 
 def _call(

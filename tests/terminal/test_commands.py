@@ -73,10 +73,17 @@ def test_sync_meters_sends_the_archive_list_and_error_ack_fails(client: TestClie
     _dispatch(client, "cmd-err")
     device = AnsweringTerminal("cmd-err", fail=True)
     acks = device.answer()
-    assert device.received[0]["params"] == {"meters": ["M1", "M2", "M3"]}
+    assert device.received[0]["params"] == {
+        "meters": ["M1", "M2", "M3"],
+        "phases": {"M1": "B", "M2": "C", "M3": "A"},
+    }
     pipeline = client.app.state.pipeline  # type: ignore[attr-defined]
     pipeline.process([Delivery(a, "test", "t#1") for a in acks], "test")
     assert client.get(f"/api/v1/commands/{command_id}").json()["status"] == "failed"
+    # A failed meter-list sync surfaces as an alarm on the terminal.
+    alarm = client.get("/api/v1/alarms", params={"rule": "terminal_sync_failed"}).json()
+    assert alarm["total"] == 1 and alarm["items"][0]["asset_number"] == "TTU1"
+    assert alarm["items"][0]["details"]["status"] == "failed"
 
 
 def test_unanswered_command_is_retried_then_expires(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
-from e200 import __version__, archives, auth, telemetry, terminal
+from e200 import __version__, alarms, archives, auth, telemetry, terminal
 from e200.api import auditing, ops, problems
 from e200.config import Settings
 from e200.db.web import PUBLIC, Public, Requires
@@ -78,6 +78,8 @@ def create_app(
         pipeline = telemetry.Pipeline.from_settings(engine, settings)
         pipeline.hooks.append(terminal.ack_hook)
     app.state.pipeline = pipeline
+    # A change of a terminal's station area (any route, the console) queues a meter-list sync.
+    archives.on_relation_change(terminal.push_on_relation_change)
     problems.install(app)
     auditing.install(app)
     ops.install_request_metrics(app)
@@ -87,6 +89,7 @@ def create_app(
     app.include_router(archives.router)
     app.include_router(telemetry.router)
     app.include_router(terminal.router)
+    app.include_router(alarms.router)
     if console:
         from e200.console import mount
 

@@ -20,7 +20,7 @@ from e200.archives.model import (
     Topology,
     TreeNode,
 )
-from e200.db.web import ConnDep, ScopeDep, requires
+from e200.db.web import ConnDep, PrincipalDep, ScopeDep, requires
 from e200.kernel import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["archives"])
@@ -109,17 +109,19 @@ def _add_kind_routes(kind: AssetKind) -> None:
 
     patch.__annotations__["data"] = Annotated[patch_model, Body()]
 
-    def retire(asset_number: str, conn: ConnDep, scope: ScopeDep,
+    def retire(asset_number: str, conn: ConnDep, principal: PrincipalDep,
                data: RetireIn | None = None) -> dict[str, Any]:  # fmt: skip
-        return service.retire_asset(conn, kind, asset_number, data.at if data else None, scope)
+        return service.retire_asset(conn, kind, asset_number, data.at if data else None,
+                                    principal.scope, actor=principal.username)  # fmt: skip
 
     def history(asset_number: str, relation: str, conn: ConnDep, scope: ScopeDep
                 ) -> list[RelationOut]:  # fmt: skip
         return service.relation_history(conn, kind, asset_number, relation, scope)
 
     def set_relation(asset_number: str, relation: str, data: RelationIn, conn: ConnDep,
-                     scope: ScopeDep) -> list[RelationOut]:  # fmt: skip
-        return service.set_relation(conn, kind, asset_number, relation, data, scope)
+                     principal: PrincipalDep) -> list[RelationOut]:  # fmt: skip
+        return service.set_relation(conn, kind, asset_number, relation, data, principal.scope,
+                                    actor=principal.username)  # fmt: skip
 
     relations = "org_unit" + (f" or {kind.parent_relation.parent}" if kind.parent_relation else "")
     router.add_api_route(

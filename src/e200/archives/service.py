@@ -24,6 +24,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    null,
     or_,
     select,
     true,
@@ -31,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from e200.archives.events import RelationChange, announce
 from e200.archives.kinds import KINDS, AssetKind
 from e200.archives.model import (
     OrgUnitIn,
@@ -441,8 +443,9 @@ def update_asset(
 
 
 def retire_asset(
-    conn: Connection, kind: AssetKind, asset_number: str, at: datetime | None, scope: Scope
-) -> dict[str, Any]:
+    conn: Connection, kind: AssetKind, asset_number: str, at: datetime | None, scope: Scope,
+    actor: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Retire an asset: close its topology relation at ``at``. Its org unit stays, so the record
     remains visible to those who own it. Refused while children are still attached."""
     at = as_utc(at) if at else utc_now()
@@ -465,13 +468,20 @@ def retire_asset(
                 "attached; move or retire them first",
                 field="asset_number",
             )
-    if kind.parent_relation is not None:
-        _close_open_period(conn, kind.parent_relation, row.id, at)
+    topo = kind.parent_relation
+    old = _parent_at(conn, topo, row.id, at) if topo is not None else None
+    if topo is not None:
+        _close_open_period(conn, topo, row.id, at)
     conn.execute(
         update(kind.table)
         .where(kind.table.c.id == row.id)
         .values(status="retired", retired_at=at, updated_at=func.now())
     )
+    if topo is not None and old is not None:
+        announce(conn, RelationChange(
+            relation=topo.name, child_kind=kind.name, child=asset_number, old_parent=old[0],
+            new_parent=None, phase=None, valid_from=at, valid_to=None, actor=actor,
+        ))  # fmt: skip
     return get_asset(conn, kind, asset_number, scope)
 
 
@@ -505,11 +515,12 @@ def relation_spec(kind: AssetKind, relation: str) -> RelationSpec:
 
 def set_relation(
     conn: Connection, kind: AssetKind, asset_number: str, relation: str, data: RelationIn,
-    scope: Scope,
+    scope: Scope, actor: str | None = None,
 ) -> list[RelationOut]:  # fmt: skip
     """Attach the asset to ``data.parent`` from ``valid_from``. Without ``valid_to`` this is a move:
     the period in force at ``valid_from`` is closed there. With ``valid_to`` it records a bounded
-    (historical) period, which must not overlap another."""
+    (historical) period, which must not overlap another. The change is announced to the
+    relation listeners (``events.on_relation_change``) in the same transaction."""
     spec = relation_spec(kind, relation)
     valid_from = as_utc(data.valid_from) if data.valid_from else utc_now()
     valid_to = as_utc(data.valid_to) if data.valid_to else None
@@ -524,10 +535,60 @@ def set_relation(
     phase = None
     if spec.with_phase:
         phase = _check_phase(kind, row.wiring, data.phase, "phase")
+    old = _parent_at(conn, spec, row.id, valid_from)
     if valid_to is None:
         _close_open_period(conn, spec, row.id, valid_from)
     _insert_relation(conn, spec, row.id, parent.id, valid_from, valid_to, phase)
+    new_parent = parent.code if spec.parent == "org_unit" else parent.asset_number
+    announce(conn, RelationChange(
+        relation=spec.name, child_kind=kind.name, child=asset_number,
+        old_parent=old[0] if old else None, new_parent=new_parent, phase=phase,
+        valid_from=valid_from, valid_to=valid_to, actor=actor,
+    ))  # fmt: skip
     return relation_history(conn, kind, asset_number, relation, scope)
+
+
+def detach_relation(
+    conn: Connection, kind: AssetKind, asset_number: str, relation: str, at: datetime | None,
+    scope: Scope, actor: str | None = None,
+) -> list[RelationOut]:  # fmt: skip
+    """End the period of the topology relation in force at ``at`` (default now) without a new
+    parent: a meter taken off its transformer, a terminal taken off its transformer. The org
+    unit relation cannot be detached (every asset belongs to a unit)."""
+    spec = relation_spec(kind, relation)
+    if spec.parent == "org_unit":
+        raise InvalidInputError("relation: an asset always belongs to an org unit; move it "
+                                "to another unit instead", field="relation")  # fmt: skip
+    at = as_utc(at) if at else utc_now()
+    row = _asset_row(conn, kind, asset_number, scope)
+    if row is None:
+        raise NotFoundError(kind.name, asset_number)
+    old = _parent_at(conn, spec, row.id, at)
+    if old is None:
+        raise ConflictError(f"valid_from: {kind.name} {asset_number!r} has no {spec.parent} "
+                            f"at {at.isoformat()}", field="valid_from")  # fmt: skip
+    _close_open_period(conn, spec, row.id, at)
+    announce(conn, RelationChange(
+        relation=spec.name, child_kind=kind.name, child=asset_number, old_parent=old[0],
+        new_parent=None, phase=None, valid_from=at, valid_to=None, actor=actor,
+    ))  # fmt: skip
+    return relation_history(conn, kind, asset_number, relation, scope)
+
+
+def _parent_at(
+    conn: Connection, spec: RelationSpec, child_id: int, at: datetime
+) -> tuple[str, str | None] | None:
+    """(parent key, phase) of the period in force at ``at``, or None."""
+    rel = RELATION_TABLES[spec.name]
+    parent_table = org_unit if spec.parent == "org_unit" else ASSET_TABLES[spec.parent]
+    key = parent_table.c.code if spec.parent == "org_unit" else parent_table.c.asset_number
+    columns: list[Any] = [key, rel.c.phase if spec.with_phase else null()]
+    found = conn.execute(
+        select(*columns)
+        .select_from(rel.join(parent_table, parent_table.c.id == rel.c[spec.parent_col]))
+        .where(rel.c[spec.child_col] == child_id, _active(rel, at))
+    ).first()
+    return (str(found[0]), found[1]) if found is not None else None
 
 
 def relation_history(

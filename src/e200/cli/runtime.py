@@ -131,8 +131,9 @@ def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
 def maintenance_thread(engine: Engine, settings: Settings, stop: threading.Event,
                        period_s: float = 3600.0) -> threading.Thread:  # fmt: skip
     """At start, then hourly: create reading partitions ahead and drop those past retention,
-    delete long-ended sessions, and (when a directory is configured) sync its users. Each task
-    fails alone: a directory that is down never stops the partitions or the sessions."""
+    delete long-ended sessions, (when a directory is configured) sync its users, and compare the
+    terminals' reported meter lists with the archive (mismatch alarms raised and cleared). Each
+    task fails alone: a directory that is down never stops the partitions or the sessions."""
     from datetime import timedelta
 
     from e200 import auth
@@ -166,10 +167,16 @@ def maintenance_thread(engine: Engine, settings: Settings, stop: threading.Event
             disabled=result.disabled,
         )
 
+    def meter_lists() -> None:
+        with engine.begin() as conn:
+            result = terminal.check_meter_lists(conn)
+        log.info("terminal meter lists checked against the archive", **result)
+
     tasks = (
         ("partition maintenance", partitions),
         ("session purge", sessions),
         ("directory sync", directory),
+        ("meter list consistency", meter_lists),
     )
 
     def loop() -> None:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from e200 import archives, auth, telemetry, terminal
+from e200 import alarms, archives, auth, telemetry, terminal
 
-SCHEMAS: tuple[str, ...] = ("archives", "auth", "telemetry", "terminal")
+SCHEMAS: tuple[str, ...] = ("alarms", "archives", "auth", "telemetry", "terminal")
 
 
 def all_metadata() -> list[MetaData]:
-    return [archives.metadata, auth.metadata, telemetry.metadata, terminal.metadata]
+    return [
+        alarms.metadata,
+        archives.metadata,
+        auth.metadata,
+        telemetry.metadata,
+        terminal.metadata,
+    ]

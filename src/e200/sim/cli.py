@@ -76,10 +76,18 @@ def run(
             help="API key for --to http://… (a user with the ingest_data permission).",
         ),
     ] = None,
+    commands: Annotated[
+        str | None,
+        typer.Option(
+            "--commands",
+            help="Bus source of the downlink commands the terminals obey, e.g. "
+            "mqtt://127.0.0.1:1883/e200/terminals/+/commands (default: in-process memory).",
+        ),
+    ] = None,
 ) -> None:
     """Publish live telemetry as simulated time advances (Ctrl-C, --max-intervals or
     --duration stop)."""
-    from e200.bus import MemoryBus, Sink, open_sink
+    from e200.bus import MemoryBus, Sink, Source, open_sink, open_source
     from e200.sim.backfill import floor_interval
     from e200.sim.live import run_live
 
@@ -95,6 +103,7 @@ def run(
         target = MemoryBus.get("default")
     else:
         target = open_sink(to)
+    command_source: Source | None = open_source(commands) if commands else None
     stop = threading.Event()
     timer = threading.Timer(duration, stop.set) if duration is not None else None
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -119,6 +128,7 @@ def run(
             topic=topic,
             max_steps=max_intervals,
             envelope=envelope,
+            commands=command_source,
         )
         if not isinstance(target, MemoryBus):
             target.flush()
@@ -128,6 +138,8 @@ def run(
         signal.signal(signal.SIGINT, previous)
         if not isinstance(target, MemoryBus):
             target.close()
+        if command_source is not None:
+            command_source.close()
     last = stats.sim_time.isoformat() if stats.sim_time else "-"
     console.print(
         f"Published {stats.messages} messages in {stats.deliveries} deliveries "

@@ -5,7 +5,9 @@ accelerated run started in the past catches up, then continues in real time — 
 refuse future timestamps). Each terminal forwards its 15-min readings at its reporting interval
 (5/15 min: every interval; 30/60 min: the buffered intervals at once) and obeys downlink
 commands (``set_interval``, ``sync_meters``, ``read_now``, ``time_sync``) read from a
-:class:`MemoryBus` (``commands`` in process), answering with ``command_ack``.
+:class:`MemoryBus` (``commands`` in process) or any bus source — e.g. MQTT
+``mqtt://host:1883/e200/terminals/+/commands``, where E200's dispatcher sends them — answering
+with ``command_ack`` (and, for ``sync_meters``, the list the terminal collects).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import orjson
 import structlog
 
-from e200.bus import MemoryBus, Sink
+from e200.bus import MemoryBus, Sink, Source
 from e200.sim.backfill import floor_interval
 from e200.sim.faults import FaultPlan
 from e200.sim.grid import SimGrid, StationArea
@@ -74,7 +76,7 @@ def run_live(
     seed: int | None = None,
     plan: FaultPlan | None = None,
     start: datetime | None = None,
-    commands: MemoryBus | None = None,
+    commands: MemoryBus | Source | None = None,
     topic: str = "e200.telemetry",
     max_steps: int | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -143,15 +145,24 @@ def run_live(
     return stats
 
 
+def _take_commands(bus: MemoryBus | Source) -> list[bytes]:
+    if isinstance(bus, MemoryBus):
+        return [payload for _, payload, _ in bus.take(1000, 0.0)]
+    deliveries = bus.poll(1000, 0.0)
+    if deliveries:
+        bus.commit()  # a lost answer is the terminal's fault too: E200 sends the command again
+    return [d.payload for d in deliveries]
+
+
 def _handle_commands(
-    bus: MemoryBus,
+    bus: MemoryBus | Source,
     by_terminal: dict[str, StationArea],
     latest: dict[int, tuple[AreaDay, int]],
     publish: Callable[[list[Message], str], None],
     stats: LiveStats,
     ts: datetime,
 ) -> None:
-    for _, payload, _ in bus.take(1000, 0.0):
+    for payload in _take_commands(bus):
         try:
             cmd = orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -161,7 +172,8 @@ def _handle_commands(
             continue
         area = by_terminal.get(str(cmd.get("terminal")))
         if area is None:
-            bus.publish(payload)  # not one of our terminals: leave it for others
+            if isinstance(bus, MemoryBus):
+                bus.publish(payload)  # not one of our terminals: leave it for others
             continue
         stats.commands += 1
         out = _answer(cmd, area, latest.get(area.index), ts)

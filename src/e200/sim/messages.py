@@ -124,13 +124,15 @@ def day_messages(
 
 
 def terminal_meters(area: StationArea, ts: datetime) -> Message:
-    """The meter list the terminal actually collects (the physical truth, not the archive)."""
+    """The meter list the terminal actually collects, with the phase each meter is on (the
+    physical truth, not the archive)."""
     return {
         "v": 1,
         "type": "terminal_meters",
         "terminal": area.terminal.asset_number,
         "ts": iso(ts),
         "meters": [m.asset_number for m in area.meters],
+        "phases": {m.asset_number: m.phase for m in area.meters},
     }
 
 

@@ -5,7 +5,12 @@ from e200.telemetry.codec import IotMapping, Rejection
 from e200.telemetry.partitions import create_ahead as create_partitions_ahead
 from e200.telemetry.partitions import drop_older_than as drop_partitions_older_than
 from e200.telemetry.pipeline import BatchResult, Pipeline, run_sources
-from e200.telemetry.service import device_readings
+from e200.telemetry.service import (
+    ReportedMeterList,
+    device_readings,
+    reported_meter_lists,
+    terminals_reporting,
+)
 from e200.telemetry.tables import metadata
 from e200.telemetry.validate import Rules, Validated
 
@@ -14,12 +19,15 @@ __all__ = [
     "IotMapping",
     "Pipeline",
     "Rejection",
+    "ReportedMeterList",
     "Rules",
     "Validated",
     "create_partitions_ahead",
     "device_readings",
     "drop_partitions_older_than",
     "metadata",
+    "reported_meter_lists",
     "router",
     "run_sources",
+    "terminals_reporting",
 ]

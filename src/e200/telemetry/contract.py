@@ -95,6 +95,9 @@ EVENT_KINDS: tuple[str, ...] = (
 
 INTERVALS_MIN: tuple[int, ...] = (1, 5, 15, 30, 60)
 
+# Phases a terminal may report for a meter of its list (three-phase meters: ABC).
+METER_PHASES: tuple[str, ...] = ("A", "B", "C", "ABC")
+
 MessageType = Literal[
     "dt_interval", "meter_interval", "meter_daily", "event", "terminal_meters", "command_ack"
 ]

@@ -11,6 +11,7 @@ from e200.telemetry.contract import (
     DT_QUANTITIES,
     EVENT_KINDS,
     INTERVALS_MIN,
+    METER_PHASES,
     METER_QUANTITIES,
     Quantity,
 )
@@ -69,7 +70,10 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "terminal_meters": _message("terminal_meters", ["terminal", "ts", "meters"], {
             "terminal": _ID, "ts": _TS,
             "meters": {"type": "array", "items": _ID,
-                       "description": "the meters the terminal actually collects"}}),
+                       "description": "the meters the terminal actually collects"},
+            "phases": {"type": "object", "additionalProperties": {"enum": list(METER_PHASES)},
+                       "description": "optional: the phase each meter is on, by asset number "
+                                      "(three-phase meters: ABC)"}}),
         "command_ack": _message("command_ack", ["terminal", "command_id", "status"], {
             "terminal": _ID, "command_id": {"type": "string"},
             "status": {"enum": ["ok", "error"]}, "result": {}}),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, func, select, text
 
 from e200 import archives
 from e200.kernel import InvalidInputError, NotFoundError, Scope, as_utc, utc_now
@@ -16,6 +17,7 @@ from e200.telemetry.tables import (
     meter_reading,
     quarantine,
     terminal_liveness,
+    terminal_meter_list,
 )
 
 MAX_READINGS = 50_000
@@ -153,3 +155,47 @@ def unknown_devices(conn: Connection, limit: int = 500) -> list[dict[str, Any]]:
         .limit(limit)
     )  # fmt: skip
     return [dict(r._mapping) for r in rows]
+
+
+# -- meter lists the terminals report ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedMeterList:
+    """The last ``terminal_meters`` message of a terminal."""
+
+    terminal_id: int
+    ts: datetime  # the terminal's time of the list
+    received_at: datetime
+    meters: tuple[str, ...]
+    phases: dict[str, str] | None  # meter -> phase, if the terminal reports phases
+
+
+def reported_meter_lists(conn: Connection, terminal_ids: list[int]) -> dict[int, ReportedMeterList]:
+    """The last list each of these terminals reported (terminals that never did are absent)."""
+    if not terminal_ids:
+        return {}
+    t = terminal_meter_list
+    rows = conn.execute(select(t).where(t.c.terminal_id.in_(terminal_ids)))
+    return {
+        r.terminal_id: ReportedMeterList(r.terminal_id, r.ts, r.received_at, tuple(r.meters),
+                                         r.phases)
+        for r in rows
+    }  # fmt: skip
+
+
+def terminals_reporting(conn: Connection, meters: list[str]) -> dict[str, list[int]]:
+    """For each of these meters, the terminals whose last list holds it (GIN-indexed)."""
+    if not meters:
+        return {}
+    rows = conn.execute(
+        text("SELECT m.meter, l.terminal_id FROM telemetry.terminal_meter_list AS l, "
+             "unnest(l.meters) AS m(meter) "
+             "WHERE l.meters && CAST(:wanted AS text[]) AND m.meter = ANY(CAST(:wanted AS text[])) "
+             "ORDER BY m.meter, l.terminal_id"),
+        {"wanted": sorted(set(meters))},
+    )  # fmt: skip
+    out: dict[str, list[int]] = {}
+    for meter, terminal_id in rows:
+        out.setdefault(meter, []).append(terminal_id)
+    return out

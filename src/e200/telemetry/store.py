@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Table
 
 from e200.telemetry import partitions
@@ -199,11 +200,13 @@ class Store:
             return
         cur.executemany(
             "INSERT INTO telemetry.terminal_meter_list AS m "
-            "(terminal_id, ts, meters, received_at) VALUES (%s, %s, %s, %s) "
+            "(terminal_id, ts, meters, received_at, phases) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (terminal_id) DO UPDATE SET ts = excluded.ts, meters = excluded.meters, "
-            "received_at = excluded.received_at WHERE m.ts <= excluded.ts",
-            [(tid, ts, meters, now) for tid, ts, meters in batch.terminal_lists],
-        )
+            "received_at = excluded.received_at, phases = excluded.phases "
+            "WHERE m.ts <= excluded.ts",
+            [(tid, ts, meters, now, Jsonb(phases) if phases is not None else None)
+             for tid, ts, meters, phases in batch.terminal_lists],
+        )  # fmt: skip
 
     def _quarantine(self, cur: psycopg.Cursor[Any], rejected: list[Rejection], source: str,
                     now: datetime) -> None:  # fmt: skip

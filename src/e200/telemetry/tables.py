@@ -92,6 +92,10 @@ terminal_meter_list = Table(
     _ts("ts"),
     Column("meters", ARRAY(Text), nullable=False),
     _ts("received_at"),
+    # meter -> phase, when the terminal reports phases (optional in the contract)
+    Column("phases", JSONB, nullable=True),
+    # "which terminals report meter M" (the consistency check's "on another terminal")
+    Index("ix_terminal_meter_list_meters", "meters", postgresql_using="gin"),
 )
 
 terminal_liveness = Table(

@@ -27,6 +27,7 @@ from e200.telemetry.contract import (
     EVENT_KINDS,
     INTERVALS_MIN,
     MESSAGE_TYPES,
+    METER_PHASES,
     METER_QUANTITIES,
     Quantity,
 )
@@ -52,7 +53,10 @@ class Validated:
     meter_rows: list[tuple[Any, ...]] = field(default_factory=list)
     daily_rows: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[Any, ...]] = field(default_factory=list)
-    terminal_lists: list[tuple[int, datetime, list[str]]] = field(default_factory=list)
+    # (terminal id, ts, meters, phases or None)
+    terminal_lists: list[tuple[int, datetime, list[str], dict[str, str] | None]] = field(
+        default_factory=list
+    )
     acks: list[dict[str, Any]] = field(default_factory=list)
     seen_terminals: dict[int, datetime] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
@@ -403,7 +407,8 @@ class Validator:
             meters = msg.get("meters")
             if not isinstance(meters, list) or not all(isinstance(m, str) for m in meters):
                 raise _Invalid("schema", "meters: required, a list of meter asset numbers")
-            out.terminal_lists.append((term.id, ts, list(meters)))
+            phases = _phases(msg.get("phases"), meters)
+            out.terminal_lists.append((term.id, ts, list(meters), phases))
             out.seen_terminals[term.id] = max(ts, out.seen_terminals.get(term.id, ts))
         else:  # command_ack
             term = self._device(devices, "terminal", _str_field(msg, "terminal"))
@@ -435,3 +440,20 @@ class Validator:
         out.events.append((ref.kind, ref.id, ts, event, detail, now))
         if ref.kind == "terminal":
             out.seen_terminals[ref.id] = max(ts, out.seen_terminals.get(ref.id, ts))
+
+
+def _phases(raw: object, meters: list[str]) -> dict[str, str] | None:
+    """The optional ``phases`` of a ``terminal_meters`` message: meter -> A, B, C or ABC, only
+    for meters of its list."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _Invalid("schema", "phases: an object of meter asset number -> phase")
+    listed = set(meters)
+    for meter, phase in raw.items():
+        if meter not in listed:
+            raise _Invalid("schema", f"phases: meter {meter!r} is not in meters")
+        if phase not in METER_PHASES:
+            raise _Invalid("schema", f"phases: {phase!r} of {meter!r} is not one of "
+                                     f"{list(METER_PHASES)}")  # fmt: skip
+    return dict(raw)

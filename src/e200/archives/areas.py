@@ -1,0 +1,186 @@
+"""Bulk reads of station areas for the slices above the archive: which meters the archive puts
+under each terminal (through the terminal's transformer), where given meters are placed, and a
+scope filter for rows that name a device by kind and id (alarms)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, true
+
+from e200.archives.kinds import KINDS
+from e200.archives.service import _active, _org_by_code, scope_clause
+from e200.archives.tables import ASSET_TABLES, RELATION_TABLES, org_unit
+from e200.kernel import NotFoundError, Scope, as_utc, utc_now
+
+DEVICE_KINDS = ("terminal", "transformer", "meter")
+
+
+@dataclass(frozen=True, slots=True)
+class StationArea:
+    """A terminal with the station area the archive gives it at one instant: its transformer
+    and that transformer's meters (asset number → phase)."""
+
+    terminal: str
+    terminal_id: int
+    status: str
+    org_unit: str | None
+    transformer: str | None
+    meters: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterPlacement:
+    """Where the archive puts a meter at one instant."""
+
+    meter: str
+    status: str
+    wiring: str
+    transformer: str | None
+    phase: str | None
+    terminals: tuple[str, ...]  # the terminals at that transformer
+
+
+def station_areas(
+    conn: Connection,
+    scope: Scope,
+    *,
+    terminals: list[str] | None = None,
+    org_unit_code: str | None = None,
+    at: datetime | None = None,
+) -> list[StationArea]:
+    """Terminals in ``scope`` (all of them, or those named, or those under an org unit) that are
+    not retired, with their station area at ``at`` (default now), ordered by asset number.
+    Meters that are retired are left out."""
+    at = as_utc(at) if at else utc_now()
+    term = ASSET_TABLES["terminal"]
+    meter = ASSET_TABLES["meter"]
+    trafo = ASSET_TABLES["transformer"]
+    org_rel = RELATION_TABLES[KINDS["terminal"].org_relation.name]
+    term_rel = RELATION_TABLES["terminal_transformer"]
+    meter_rel = RELATION_TABLES["meter_transformer"]
+    query = (
+        select(term.c.id, term.c.asset_number, term.c.status, org_unit.c.code.label("org_unit"),
+               trafo.c.asset_number.label("transformer"),
+               meter.c.asset_number.label("meter"), meter_rel.c.phase)
+        .select_from(
+            term.join(org_rel, and_(org_rel.c.terminal_id == term.c.id, _active(org_rel, at)))
+            .join(org_unit, org_unit.c.id == org_rel.c.org_unit_id)
+            .outerjoin(term_rel, and_(term_rel.c.terminal_id == term.c.id,
+                                      _active(term_rel, at)))
+            .outerjoin(trafo, trafo.c.id == term_rel.c.transformer_id)
+            .outerjoin(meter_rel, and_(meter_rel.c.transformer_id == trafo.c.id,
+                                       _active(meter_rel, at)))
+            .outerjoin(meter, and_(meter.c.id == meter_rel.c.meter_id,
+                                   meter.c.status != "retired"))
+        )
+        .where(term.c.status != "retired", scope_clause(org_unit.c.path, scope))
+        .order_by(term.c.asset_number, meter.c.asset_number)
+    )  # fmt: skip
+    if terminals is not None:
+        query = query.where(term.c.asset_number.in_(terminals))
+    if org_unit_code is not None:
+        unit = _org_by_code(conn, org_unit_code, scope)
+        if unit is None:
+            raise NotFoundError("org unit", org_unit_code, field="org_unit")
+        query = query.where(org_unit.c.path.like(unit.path + "%"))
+    out: dict[int, StationArea] = {}
+    for row in conn.execute(query):
+        area = out.get(row.id)
+        if area is None:
+            area = out[row.id] = StationArea(
+                row.asset_number, row.id, row.status, row.org_unit, row.transformer
+            )
+        if row.meter is not None:
+            area.meters[row.meter] = row.phase
+    return list(out.values())
+
+
+def meter_placements(
+    conn: Connection, meters: list[str], at: datetime | None = None
+) -> dict[str, MeterPlacement]:
+    """Where the archive puts each of these meters at ``at`` (unknown numbers are absent).
+    No scope here: callers decide what of it they may show."""
+    if not meters:
+        return {}
+    at = as_utc(at) if at else utc_now()
+    meter = ASSET_TABLES["meter"]
+    trafo = ASSET_TABLES["transformer"]
+    term = ASSET_TABLES["terminal"]
+    meter_rel = RELATION_TABLES["meter_transformer"]
+    term_rel = RELATION_TABLES["terminal_transformer"]
+    rows = conn.execute(
+        select(meter.c.asset_number, meter.c.status, meter.c.wiring,
+               trafo.c.asset_number.label("transformer"), meter_rel.c.phase,
+               term.c.asset_number.label("terminal"))
+        .select_from(
+            meter.outerjoin(meter_rel, and_(meter_rel.c.meter_id == meter.c.id,
+                                            _active(meter_rel, at)))
+            .outerjoin(trafo, trafo.c.id == meter_rel.c.transformer_id)
+            .outerjoin(term_rel, and_(term_rel.c.transformer_id == trafo.c.id,
+                                      _active(term_rel, at)))
+            .outerjoin(term, and_(term.c.id == term_rel.c.terminal_id,
+                                  term.c.status != "retired"))
+        )
+        .where(meter.c.asset_number.in_(sorted(set(meters))))
+        .order_by(meter.c.asset_number, term.c.asset_number)
+    )  # fmt: skip
+    found: dict[str, tuple[Any, list[str]]] = {}
+    for row in rows:
+        entry = found.setdefault(row.asset_number, (row, []))
+        if row.terminal is not None:
+            entry[1].append(row.terminal)
+    return {
+        number: MeterPlacement(number, row.status, row.wiring, row.transformer, row.phase,
+                               tuple(terms))
+        for number, (row, terms) in found.items()
+    }  # fmt: skip
+
+
+def terminals_at(conn: Connection, transformer: str, at: datetime | None = None) -> list[str]:
+    """The terminals (not retired) attached to a transformer at ``at``."""
+    at = as_utc(at) if at else utc_now()
+    trafo = ASSET_TABLES["transformer"]
+    term = ASSET_TABLES["terminal"]
+    rel = RELATION_TABLES["terminal_transformer"]
+    return list(conn.execute(
+        select(term.c.asset_number)
+        .select_from(rel.join(term, term.c.id == rel.c.terminal_id)
+                     .join(trafo, trafo.c.id == rel.c.transformer_id))
+        .where(trafo.c.asset_number == transformer, term.c.status != "retired",
+               _active(rel, at))
+        .order_by(term.c.asset_number)
+    ).scalars())  # fmt: skip
+
+
+def asset_numbers(conn: Connection, kind_name: str, ids: list[int]) -> dict[int, str]:
+    """Asset numbers of devices given by id (unknown ids are absent)."""
+    if not ids:
+        return {}
+    table = ASSET_TABLES[kind_name]
+    rows = conn.execute(select(table.c.id, table.c.asset_number).where(table.c.id.in_(ids)))
+    return {row.id: row.asset_number for row in rows}
+
+
+def devices_in_scope(
+    kind_column: ColumnElement[str], id_column: ColumnElement[int], scope: Scope
+) -> ColumnElement[bool]:
+    """A WHERE clause for rows naming a device by kind ('terminal', 'transformer', 'meter') and
+    id: the device's org unit now lies inside ``scope``. Unrestricted scopes pass everything."""
+    if scope.is_unrestricted:
+        return true()
+    now = utc_now()
+    clauses = []
+    for name in DEVICE_KINDS:
+        spec = KINDS[name].org_relation
+        rel = RELATION_TABLES[spec.name]
+        owned = exists(
+            select(rel.c.id)
+            .select_from(rel.join(org_unit, org_unit.c.id == rel.c.org_unit_id))
+            .where(rel.c[spec.child_col] == id_column, _active(rel, now),
+                   scope_clause(org_unit.c.path, scope))
+        )  # fmt: skip
+        clauses.append(and_(kind_column == name, owned))
+    return or_(*clauses)
