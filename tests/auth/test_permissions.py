@@ -43,6 +43,7 @@ from e200.kernel import Permission, Scope
 from e200.telemetry import ReportedMeterList
 from e200.terminal.meter_lists import list_version
 from e200.terminal.service import CommandIn, issue
+from tests.archives.imports_helpers import Upload, make_job
 from tests.users import TEST_PASSWORD, api_key, make_user
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -387,6 +388,7 @@ def cases(world: World) -> dict[tuple[str, str], Case]:
     }
     for plural in KIND_PLURALS:
         table |= _kind_cases(plural)
+    table |= _import_cases()
     table |= _meter_list_and_alarm_cases(world)
     return table
 
@@ -444,6 +446,31 @@ def _meter_list_and_alarm_cases(world: World) -> dict[tuple[str, str], Case]:
             f"/api/v1/alarms/{alarm_a}/acknowledge",
             f"/api/v1/alarms/{alarm_b}/acknowledge",
             body={"comment": "seen"},
+        ),
+    }
+
+
+def _import_check(response: httpx.Response) -> None:
+    body = response.json()
+    assert body["status"] == "done" and body["written"], body
+    assert body["counts"]["total"]["create"] == 1, body
+
+
+def _import_cases() -> dict[tuple[str, str], Case]:
+    base = "/api/v1/archives"
+    upload = Upload("meters.csv", b"asset_number,org_unit\nM-IMPORTED,A\n", {"dry_run": "false"})
+    return {
+        ("GET", f"{base}/templates"): Case(f"{base}/templates"),
+        ("GET", f"{base}/templates/{{file_name}}"): Case(f"{base}/templates/meters.csv"),
+        ("POST", f"{base}/imports"): Case(
+            f"{base}/imports", body=upload, ok=201, check=_import_check
+        ),
+        ("GET", f"{base}/imports"): Case(f"{base}/imports"),
+        ("GET", f"{base}/imports/{{job_id}}"): Case(
+            f"{base}/imports/{{job_a}}", f"{base}/imports/{{job_b}}"
+        ),
+        ("GET", f"{base}/imports/{{job_id}}/rejected"): Case(
+            f"{base}/imports/{{job_a}}/rejected", f"{base}/imports/{{job_b}}/rejected"
         ),
     }
 
@@ -509,6 +536,9 @@ def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
 def _call(
     client: TestClient, method: str, path: str, headers: dict[str, str], body: Any
 ) -> httpx.Response:
+    if isinstance(body, Upload):
+        files = {"file": (body.name, body.content)}
+        return client.request(method, path, headers=headers, files=files, data=body.form)
     return client.request(method, path, headers=headers, json=body)
 
 
@@ -550,6 +580,9 @@ def test_route_permissions(world: World, route_key: tuple[str, str]) -> None:
         ids["own_key"] = create_api_key(conn, owners["actor"], "own", created_by=None)[1]["id"]
         ids["key_a"] = create_api_key(conn, owners["user_a"], "a", created_by=None)[1]["id"]
         ids["key_b"] = create_api_key(conn, owners["user_b"], "b", created_by=None)[1]["id"]
+    if "{job_a}" in case.path:
+        ids["job_a"] = make_job(world.engine, "user_a", "A")
+        ids["job_b"] = make_job(world.engine, "user_b", "B")
     path = _fill(case.path, ids)
 
     # 1. Anonymous.

@@ -1,6 +1,7 @@
 """Grid archive: org tree, substations, feeders, transformers, terminals, meters and their
 effective-dated relations."""
 
+from e200.archives import imports
 from e200.archives.api import router
 from e200.archives.areas import (
     MeterPlacement,
@@ -80,6 +81,7 @@ __all__ = [
     "devices_in_scope",
     "get_asset",
     "get_org_unit",
+    "imports",
     "list_assets",
     "list_org_units",
     "lookup_devices",

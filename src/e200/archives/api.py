@@ -191,3 +191,8 @@ def _add_kind_routes(kind: AssetKind) -> None:
 
 for _kind in KINDS.values():
     _add_kind_routes(_kind)
+
+
+from e200.archives.imports.api import router as _imports_router  # noqa: E402
+
+router.include_router(_imports_router)

@@ -22,13 +22,14 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 
 SCHEMA = "archives"
 metadata = MetaData(schema=SCHEMA)
@@ -230,3 +231,42 @@ def _relation_table(spec: RelationSpec) -> Table:
 
 RELATION_TABLES: dict[str, Table] = {spec.name: _relation_table(spec) for spec in RELATIONS}
 RELATION_SPECS: dict[str, RelationSpec] = {spec.name: spec for spec in RELATIONS}
+
+
+# -- import jobs -------------------------------------------------------------------------------
+
+IMPORT_STATUSES = ("queued", "verifying", "writing", "done", "failed")
+IMPORT_MODES = ("create", "upsert")
+IMPORT_ON_ERROR = ("all_or_nothing", "valid_rows")
+IMPORT_FORMATS = ("csv", "xlsx")
+
+import_job = Table(
+    "import_job",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("created_by", String(100), nullable=False),
+    # The importer's scope when the job started (None: the whole grid); decides who sees the job.
+    Column("scope_paths", ARRAY(String(1000)), nullable=True),
+    _ts("created_at", nullable=False, default_now=True),
+    _ts("started_at"),
+    _ts("finished_at"),
+    Column("file_name", String(500), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("on_error", String(16), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("template_version", Integer, nullable=False),
+    Column("status", String(16), nullable=False, server_default="queued"),
+    Column("rows_done", Integer, nullable=False, server_default="0"),
+    Column("rows_total", Integer, nullable=False, server_default="0"),
+    Column("counts", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("report", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("rejected_file", LargeBinary, nullable=True),
+    Column("rejected_name", String(500), nullable=True),
+    CheckConstraint(_in("status", IMPORT_STATUSES), name="import_job_status_allowed"),
+    CheckConstraint(_in("mode", IMPORT_MODES), name="import_job_mode_allowed"),
+    CheckConstraint(_in("on_error", IMPORT_ON_ERROR), name="import_job_on_error_allowed"),
+    CheckConstraint(_in("format", IMPORT_FORMATS), name="import_job_format_allowed"),
+    Index("ix_import_job_created_at", "created_at"),
+    Index("ix_import_job_created_by", "created_by"),
+)

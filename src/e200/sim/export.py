@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from e200 import archives
 from e200.sim.faults import Fault, FaultPlan
 from e200.sim.grid import SimGrid
 from e200.sim.messages import Message, step_messages, terminal_meters
@@ -155,6 +156,84 @@ def export_grid(grid: SimGrid, out: Path) -> None:
     )
 
 
+TEMPLATE_WORKBOOK = "archive.xlsx"
+
+
+def template_rows(grid: SimGrid) -> dict[str, list[list[Any]]]:
+    """The grid as the archive believes it (archive errors included: a meter's transformer,
+    phase and CT ratio are the ``archive_*`` ones), as rows of the import templates
+    (docs/import.md, template version 1). Terminals and meters inherit their transformer's org
+    unit; every relation starts at ``grid.since``."""
+    since = grid.since.isoformat().replace("+00:00", "Z")
+    values: dict[str, list[dict[str, Any]]] = {
+        "org_units": [
+            {"code": o.code, "name": o.name, "kind": o.kind, "parent": o.parent}
+            for o in grid.org_units
+        ],
+        "substations": [
+            {"asset_number": s.asset_number, "name": s.name, "voltage_kv": s.voltage_kv,
+             "lat": s.lat, "lon": s.lon, "org_unit": s.org_unit, "valid_from": since}
+            for s in grid.substations
+        ],
+        "feeders": [
+            {"asset_number": f.asset_number, "name": f.name, "voltage_kv": f.voltage_kv,
+             "substation": f.substation, "org_unit": f.org_unit, "valid_from": since}
+            for f in grid.feeders
+        ],
+        "transformers": [
+            {"asset_number": t.asset_number, "name": t.name, "rated_kva": t.rated_kva,
+             "primary_rated_kv": t.primary_kv, "secondary_rated_v": t.secondary_v, "phases": 3,
+             "vector_group": t.vector_group, "no_load_loss_kw": t.no_load_loss_kw,
+             "load_loss_kw": t.load_loss_kw, "lat": t.lat, "lon": t.lon, "feeder": t.feeder,
+             "org_unit": t.org_unit, "valid_from": since}
+            for t in (a.transformer for a in grid.areas)
+        ],
+        "terminals": [
+            {"asset_number": a.terminal.asset_number, "name": "Station-area terminal",
+             "kind": "ttu", "protocol": "mqtt", "reporting_interval_min": a.terminal.interval_min,
+             "collection_enabled": "true", "transformer": a.transformer.asset_number,
+             "valid_from": since}
+            for a in grid.areas
+        ],
+        "meters": [
+            {"asset_number": m.asset_number, "customer_account": m.customer_account,
+             "customer_name": m.customer_name, "wiring": m.wiring, "ct_ratio": m.archive_ct_ratio,
+             "pt_ratio": 1.0, "tariff": "commercial" if m.profile == "g0" else "residential",
+             "collection_enabled": "true", "lat": m.lat, "lon": m.lon,
+             "transformer": m.archive_transformer, "phase": m.archive_phase, "valid_from": since}
+            for a in grid.areas
+            for m in a.meters
+        ],
+    }  # fmt: skip
+    sheets = archives.imports.SHEETS
+    return {
+        name: [[_cell(row.get(col)) for col in sheets[name].column_names] for row in rows]
+        for name, rows in values.items()
+    }
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def export_templates(grid: SimGrid, out: Path, *, workbook: bool = True) -> list[Path]:
+    """Write the grid as import templates: one CSV per sheet and (``workbook``) all sheets in
+    one XLSX workbook with the notes sheet. Byte-stable for the same grid."""
+    out.mkdir(parents=True, exist_ok=True)
+    sheets = archives.imports.SHEETS
+    rows = template_rows(grid)
+    written = []
+    for name, sheet_rows in rows.items():
+        path = out / f"{name}.csv"
+        path.write_bytes(archives.imports.csv_bytes(sheets[name].column_names, sheet_rows))
+        written.append(path)
+    if workbook:
+        path = out / TEMPLATE_WORKBOOK
+        path.write_bytes(archives.imports.template_workbook([sheets[n] for n in rows], rows))
+        written.append(path)
+    return written
+
+
 def simulate_messages(
     grid: SimGrid, seed: int, start: datetime, days: int, plan: FaultPlan | None = None
 ) -> Iterable[Message]:
@@ -173,10 +252,12 @@ def simulate_messages(
 
 
 def export(grid: SimGrid, messages: Iterable[Message], truth: list[Fault], out_dir: Path) -> Path:
-    """Write ``grid/*.csv``, ``messages.jsonl.gz`` and ``truth.json`` under ``out_dir``."""
+    """Write ``grid/*.csv``, ``templates/*.csv`` + ``templates/archive.xlsx`` (the archive's
+    view in the import templates), ``messages.jsonl.gz`` and ``truth.json`` under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "grid").mkdir(exist_ok=True)
     export_grid(grid, out_dir / "grid")
+    export_templates(grid, out_dir / "templates")
     with (
         (out_dir / "messages.jsonl.gz").open("wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
