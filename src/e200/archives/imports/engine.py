@@ -84,6 +84,11 @@ class _Staged:
         return self.part.sheet
 
 
+def _iso(expr: str) -> str:
+    """A timestamp as ISO 8601 UTC text, as users write it in the templates."""
+    return f"""to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
 def _q(name: str) -> str:
     return f'"{name}"'
 
@@ -301,7 +306,10 @@ class Importer:
     def _duplicates(self, st: _Staged) -> None:
         key = st.sheet.key
         part = ", ".join(_q(k) for k in key)
-        value = " || ' from ' || ".join(f"CAST(s.{_q(k)} AS text)" for k in key)
+        value = " || ' from ' || ".join(
+            _iso(f"s.{_q(k)}") if st.sheet.by_name[k].type == "datetime" else f"s.{_q(k)}"
+            for k in key
+        )
         self.reject(
             st.sheet.name,
             "duplicate_in_file",
@@ -334,7 +342,7 @@ class Importer:
                 "s.id IS NOT NULL AND s.parent "
                 "IS NOT NULL AND s.parent IS DISTINCT FROM s.ex_parent",
                 value="s.parent",
-                arg="coalesce(s.ex_parent, '(none)')",
+                arg="quote_literal(coalesce(s.ex_parent, '(none)'))",
             )
         self._x(
             f"UPDATE {t} s SET par_src = 'archive' FROM archives.org_unit o "
@@ -576,7 +584,7 @@ class Importer:
             value=f"s.{_q(c)}",
         )
         self.reject(
-            name, "period_order", "valid_to", "s.valid_to <= s.valid_from", value="s.valid_to"
+            name, "period_order", "valid_to", "s.valid_to <= s.valid_from", value=_iso("s.valid_to")
         )
         eff_phase = "NULL"
         if spec.with_phase:
@@ -692,26 +700,12 @@ class Importer:
         n = self._np_reject(
             np,
             "relation_overlap",
-            f"SELECT n.sheet_ix, n.row_no, n.col, CAST(n.vf AS text) AS value, "
+            f"SELECT n.sheet_ix, n.row_no, n.col, {_iso('n.vf')} AS value, "
             f"'another period of {spec.child} ' || quote_literal(n.child) || ' from the same "
             f"time in the file' AS arg FROM (SELECT *, lag(vf) OVER (PARTITION BY child ORDER BY "
             f"vf, sheet_ix, row_no) AS prev_vf FROM {np}) n WHERE n.prev_vf = n.vf",
         )
-        self._x(
-            f"UPDATE {np} n SET eff_vt = CASE WHEN n.move THEN m.next_vf ELSE n.vt END "
-            f"FROM (SELECT sheet_ix, row_no, CASE WHEN move THEN lead(vf) OVER (PARTITION BY "
-            f"child, move ORDER BY vf) END AS next_vf FROM {np}) m "
-            "WHERE m.sheet_ix = n.sheet_ix AND m.row_no = n.row_no"
-        )
-        n += self._np_reject(
-            np,
-            "relation_overlap",
-            f"SELECT n.sheet_ix, n.row_no, n.col, CAST(n.vf AS text) AS value, "
-            f"'another period of {spec.child} ' || quote_literal(n.child) || ' in the file' AS arg "
-            f"FROM (SELECT *, max(coalesce(eff_vt, 'infinity')) OVER (PARTITION BY child ORDER BY "
-            f"vf, sheet_ix, row_no ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end "
-            f"FROM {np}) n WHERE n.prev_end > n.vf",
-        )
+        self._period_ends(np)
         rel = f"archives.{spec.name}"
         child_col, parent_col = spec.child_col, spec.parent_col
         first_move = (
@@ -721,8 +715,8 @@ class Importer:
         n += self._np_reject(
             np,
             "later_period",
-            f"SELECT n.sheet_ix, n.row_no, n.col, CAST(n.vf AS text) AS value, "
-            f"CAST(min(r.valid_from) AS text) AS arg FROM {np} n JOIN {first_move} m "
+            f"SELECT n.sheet_ix, n.row_no, n.col, {_iso('n.vf')} AS value, "
+            f"{_iso('min(r.valid_from)')} AS arg FROM {np} n JOIN {first_move} m "
             f"ON m.child_id = n.child_id AND n.move AND n.vf = m.m0 JOIN {rel} r "
             f"ON r.{child_col} = n.child_id AND r.valid_from >= m.m0 "
             f"GROUP BY n.sheet_ix, n.row_no, n.col, n.vf",
@@ -738,15 +732,37 @@ class Importer:
         n += self._np_reject(
             np,
             "relation_overlap",
-            f"SELECT n.sheet_ix, n.row_no, n.col, CAST(n.vf AS text) AS value, "
+            f"SELECT n.sheet_ix, n.row_no, n.col, {_iso('n.vf')} AS value, "
             f"'the period of {label} ' || quote_literal(pt.{parent_key}) || ' from ' || "
-            f"r.valid_from || ' in the archive' AS arg FROM {np} n JOIN {rel} r "
+            f"{_iso('r.valid_from')} || ' in the archive' AS arg FROM {np} n JOIN {rel} r "
             f"ON r.{child_col} = n.child_id JOIN archives.{parent_table} pt "
             f"ON pt.id = r.{parent_col} LEFT JOIN {first_move} m ON m.child_id = n.child_id "
             f"WHERE n.child_id IS NOT NULL AND NOT (m.m0 IS NOT NULL AND r.valid_from >= m.m0) "
             f"AND tstzrange(n.vf, n.eff_vt) && tstzrange(r.valid_from, {clipped_end})",
         )
+        if n:
+            self._period_ends(np)
+        n += self._np_reject(
+            np,
+            "relation_overlap",
+            f"SELECT n.sheet_ix, n.row_no, n.col, {_iso('n.vf')} AS value, "
+            f"'another period of {spec.child} ' || quote_literal(n.child) || ' in the file' "
+            f"AS arg "
+            f"FROM (SELECT *, max(coalesce(eff_vt, 'infinity')) OVER (PARTITION BY child ORDER BY "
+            f"vf, sheet_ix, row_no ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end "
+            f"FROM {np}) n WHERE n.prev_end > n.vf",
+        )
         return n
+
+    def _period_ends(self, np: str) -> None:
+        """A move ends where the child's next move in the file starts; a bounded period at its
+        ``valid_to``."""
+        self._x(
+            f"UPDATE {np} n SET eff_vt = CASE WHEN n.move THEN m.next_vf ELSE n.vt END "
+            f"FROM (SELECT sheet_ix, row_no, CASE WHEN move THEN lead(vf) OVER (PARTITION BY "
+            f"child, move ORDER BY vf) END AS next_vf FROM {np}) m "
+            "WHERE m.sheet_ix = n.sheet_ix AND m.row_no = n.row_no"
+        )
 
     def _np_reject(self, np: str, code: str, select: str) -> int:
         """Record errors for period rows found by ``select`` on their source sheets' rows."""

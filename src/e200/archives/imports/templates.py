@@ -394,7 +394,6 @@ def make_converter(col: Column) -> typing.Callable[[Any], Any]:
     if col.type in ("number", "integer"):
         want_int = col.type == "integer"
         allowed_nums = set(col.allowed)
-        unit = (col.unit or "").lower()
 
         def number(raw: Any) -> Any:
             if isinstance(raw, bool):
@@ -408,7 +407,7 @@ def make_converter(col: Column) -> typing.Callable[[Any], Any]:
                 try:
                     value = float(s)
                 except ValueError:
-                    value = _with_unit(s, unit, want_int)
+                    value = _with_unit(s, col.unit, want_int)
             if value != value or value in (float("inf"), float("-inf")):
                 raise CellError("wrong_type", "a number")
             if want_int:
@@ -458,12 +457,12 @@ def make_converter(col: Column) -> typing.Callable[[Any], Any]:
     return when
 
 
-def _with_unit(s: str, unit: str, want_int: bool) -> float:
+def _with_unit(s: str, unit: str | None, want_int: bool) -> float:
     """``"400 kVA"`` in a kVA column is 400; ``"0.4 kV"`` in a V column is a wrong unit."""
     match = _NUMBER_WITH_UNIT.match(s)
     if match is None:
         raise CellError("wrong_type", "a whole number" if want_int else "a number")
-    if unit and match.group(2).lower() == unit:
+    if unit and match.group(2).lower() == unit.lower():
         return float(match.group(1))
     raise CellError("wrong_unit", unit or "no unit")
 
