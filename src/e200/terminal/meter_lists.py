@@ -160,7 +160,8 @@ def open_sync_terminals(conn: Connection, terminal_ids: list[int]) -> set[int]:
     if not terminal_ids:
         return set()
     rows = conn.execute(
-        select(command.c.terminal_id.distinct())
+        select(command.c.terminal_id)
+        .distinct()
         .where(command.c.terminal_id.in_(terminal_ids), command.c.kind == "sync_meters",
                command.c.status.in_(("pending", "sent")))
     )  # fmt: skip

@@ -138,8 +138,9 @@ def dispatch_due(conn: Connection, sink: Sink, transport: str, policy: DownlinkP
     expired = conn.execute(
         update(command)
         .where(command.c.status.in_(("pending", "sent")),
-               or_(command.c.expires_at <= now, command.c.attempts >= policy.max_attempts)
-               & (command.c.next_attempt_at <= now))
+               or_(command.c.expires_at <= now,  # out of time, or the last attempt unanswered
+                   (command.c.attempts >= policy.max_attempts)
+                   & (command.c.next_attempt_at <= now)))
         .values(status="expired", closed_at=now, error="no answer before expiry")
         .returning(command.c.kind, command.c.terminal_id)
     ).all()  # fmt: skip

@@ -10,17 +10,13 @@ Create Date: 2026-11-28 09:00:00
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
-# TEMPORARY while 0005 is being written next door: follow it once it exists.
-down_revision: str | None = (
-    "0005" if (Path(__file__).parent / "0005_archive_import_jobs.py").exists() else "0004"
-)
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
