@@ -862,11 +862,12 @@ class Importer:
     def rejected_rows(self, st: _Staged) -> Iterator[list[Any]]:
         """The rejected rows of one sheet as read from the file, plus the error column (the
         file is read again, merged with the errors in row order: memory stays flat)."""
-        result = self.conn.execution_options(yield_per=2000).execute(
+        result = self.conn.execute(
             text(
                 f"SELECT e.row_no, e.col, e.code, e.value, e.arg FROM imp_error e "
                 f"WHERE e.sheet_ix = {st.ix} AND e.row_no > 1 ORDER BY e.row_no, e.seq"
-            )
+            ),
+            execution_options={"yield_per": 2000},
         )
         errors = iter(result)
         pending = next(errors, None)
