@@ -151,7 +151,7 @@ def _progress() -> Progress:
         TextColumn("{task.description:<10}"),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} rows"),
+        TextColumn("{task.completed:,} rows"),
         TimeElapsedColumn(),
         console=console,
         transient=True,

@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from e200.archives.imports import read
 from e200.archives.imports.engine import Importer, Options, Outcome
-from e200.archives.imports.templates import TEMPLATE_VERSION
+from e200.archives.imports.templates import SHEETS, TEMPLATE_VERSION
 from e200.archives.tables import import_job
 from e200.kernel import NotFoundError, Scope, utc_now
 
@@ -250,7 +250,7 @@ def list_jobs(
         .limit(limit)
         .offset(offset)
     )
-    return [dict(r._mapping) for r in rows], int(total)
+    return [_plain(r._mapping) for r in rows], int(total)
 
 
 def get_job(conn: Connection, job_id: int, username: str, scope: Scope) -> dict[str, Any]:
@@ -261,7 +261,17 @@ def get_job(conn: Connection, job_id: int, username: str, scope: Scope) -> dict[
     ).first()
     if row is None:
         raise NotFoundError("import", str(job_id))
-    return dict(row._mapping)
+    return _plain(row._mapping)
+
+
+def _plain(mapping: Any) -> dict[str, Any]:
+    """A row as a dict with plain ``str`` keys and counts in template order, total last."""
+    out = {str(k): v for k, v in mapping.items()}
+    counts = out.get("counts")
+    if isinstance(counts, dict):
+        order = {name: i for i, name in enumerate(SHEETS)}
+        out["counts"] = dict(sorted(counts.items(), key=lambda kv: order.get(kv[0], len(order))))
+    return out
 
 
 def rejected_file(conn: Connection, job_id: int, username: str, scope: Scope) -> tuple[bytes, str]:
