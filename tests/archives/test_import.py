@@ -442,3 +442,17 @@ def test_template_columns_follow_the_models() -> None:
             info = kind.create_model.model_fields[col.name]
             if col.default is not None:
                 assert col.default == info.default, col.name
+
+
+def test_relation_changes_reach_the_terminals(client: TestClient, engine: Engine) -> None:
+    """The import announces its meter and terminal relation changes like the archive's routes:
+    the terminal slice queues a meter-list sync for the station areas that changed."""
+    build_base(engine)
+    content = csv_text(
+        ["meter", "transformer", "phase", "valid_from"], ["M-OLD", "T2", "A", "2026-06-01"]
+    )
+    job = upload(client, "meter_transformer.csv", content, dry_run="false")
+    assert job["written"], job
+    commands = client.get("/api/v1/terminals/TTU1/commands").json()
+    items = commands["items"] if isinstance(commands, dict) else commands
+    assert [c["kind"] for c in items] == ["sync_meters"]

@@ -72,6 +72,7 @@ def import_(
         mode=mode,  # type: ignore[arg-type]
         on_error="valid_rows" if valid_rows else "all_or_nothing",
         dry_run=dry_run,
+        actor=CLI_ACTOR,
     )
     settings = _settings()
     database = Database.open(settings)

@@ -170,7 +170,7 @@ def load_grid_import(engine: Engine, grid: SimGrid, *, actor: str = "e200-sim") 
     with tempfile.TemporaryDirectory(prefix="e200-grid-") as folder:
         paths = export_templates(grid, Path(folder), workbook=False)
         files = [archives.imports.input_file(p) for p in paths]
-        options = archives.imports.Options(mode="create", dry_run=False)
+        options = archives.imports.Options(mode="create", dry_run=False, actor=actor)
         scope = Scope.everything()
         job = archives.imports.create_job(engine, username=actor, scope=scope, files=files,
                                           options=options)  # fmt: skip

@@ -215,6 +215,7 @@ def upload_import(
             ("all_or_nothing", "valid_rows"),
         ),
         dry_run=_flag(_pick(dry_run, request, "dry_run", True), "dry_run"),
+        actor=principal.username,
     )
     name = Path(file.filename or "upload").name[:200] or "upload"
     sheet_name = _pick(sheet, request, "sheet", None)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
+from e200.archives.events import RelationChange, announce
 from e200.archives.imports import read
 from e200.archives.imports.errors import message
 from e200.archives.imports.templates import (
@@ -38,6 +39,8 @@ Progress = Callable[[str, int, int], None]
 ERRORS_LISTED = 10_000
 SEP = "\x1f"
 ACTIONS = ("create", "update", "unchanged", "reject")
+# Relations whose changes the slices above the archive hear of (archives.events).
+ANNOUNCED = ("meter_transformer", "terminal_transformer")
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('e200.archives.import'))"
 
 
@@ -53,6 +56,7 @@ class Options:
     mode: Mode = "create"
     on_error: OnError = "all_or_nothing"
     dry_run: bool = True
+    actor: str | None = None  # who imports (named in the relation changes announced)
 
 
 @dataclass
@@ -980,6 +984,7 @@ class Importer:
     def _write_periods(self, spec: RelationSpec) -> None:
         np = f"imp_np_{spec.name}"
         rel = f"archives.{spec.name}"
+        changes = self._changes(spec) if spec.name in ANNOUNCED else []
         self._x(
             f"UPDATE {rel} r SET valid_to = m.m0 FROM (SELECT child_id, min(vf) AS m0 "
             f"FROM {np} WHERE move AND child_id IS NOT NULL GROUP BY child_id) m "
@@ -996,6 +1001,38 @@ class Importer:
             f"JOIN archives.{spec.child} c ON c.asset_number = n.child "
             f"JOIN archives.{parent_table} p ON p.{parent_key} = n.parent"
         )
+        for change in changes:
+            announce(self.conn, change)
+
+    def _changes(self, spec: RelationSpec) -> list[RelationChange]:
+        """The relation changes of this import for the slices above the archive (the terminal
+        slice syncs the station areas' meter lists), one per (old parent, new parent, period)
+        rather than one per row: listeners care about which parents changed, and when."""
+        parent_key = "asset_number"
+        rows = self.conn.execute(
+            text(
+                f"SELECT n.parent AS new_parent, op.{parent_key} AS old_parent, n.vf, n.eff_vt, "
+                f"min(n.child) AS child, max(n.phase) AS phase FROM imp_np_{spec.name} n "
+                f"LEFT JOIN archives.{spec.name} r ON r.{spec.child_col} = n.child_id "
+                f"AND r.valid_from <= n.vf AND (r.valid_to IS NULL OR r.valid_to > n.vf) "
+                f"LEFT JOIN archives.{spec.parent} op ON op.id = r.{spec.parent_col} "
+                f"GROUP BY n.parent, op.{parent_key}, n.vf, n.eff_vt ORDER BY 1, 2, 3"
+            )
+        )
+        return [
+            RelationChange(
+                relation=spec.name,
+                child_kind=spec.child,
+                child=r.child,
+                old_parent=r.old_parent,
+                new_parent=r.new_parent,
+                phase=r.phase,
+                valid_from=r.vf,
+                valid_to=r.eff_vt,
+                actor=self.options.actor,
+            )
+            for r in rows
+        ]
 
     def recheck_scope(self) -> None:
         """After the write: everything written must be visible through the importer's scope
