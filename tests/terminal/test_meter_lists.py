@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from e200 import archives, terminal
 from e200.bus import MemoryBus
-from e200.kernel import utc_now
+from e200.kernel import Scope, utc_now
 from tests.terminal.conftest import (
     answer_all,
     build_areas,
@@ -230,3 +232,37 @@ def test_meter_lists_keep_to_the_callers_scope(client: TestClient) -> None:
     assert client.delete("/api/v1/terminals/TTU3/meters/M6", headers=headers).status_code == 404
     assert client.post("/api/v1/terminals/TTU3/consistency/push", headers=headers,
                        json={}).status_code == 404  # fmt: skip
+
+
+def test_a_grouped_terminal_change_syncs_every_terminal_it_attached(client: TestClient) -> None:
+    """A bulk writer (the import) may announce several terminals attached to one transformer as
+    one change naming one of them: each terminal attached by it is synced, the others not."""
+    engine = engine_of(client)
+    build_areas(engine)
+    everything = Scope.everything()
+    valid_from = utc_now().replace(microsecond=0)
+    with engine.begin() as conn:
+        for number in ("TTU8", "TTU9"):
+            archives.create_asset(conn, archives.KINDS["terminal"],
+                                  archives.TerminalIn(asset_number=number, org_unit="A"),
+                                  everything)  # fmt: skip
+        ids = archives.lookup_devices(conn, "terminal", ["TTU8", "TTU9"])
+        t2 = archives.lookup_devices(conn, "transformer", ["T2"])["T2"].id
+        for number in ("TTU8", "TTU9"):  # written in bulk, announced once below
+            conn.execute(
+                text("INSERT INTO archives.terminal_transformer (terminal_id, transformer_id, "
+                     "valid_from) VALUES (:t, :p, :vf)"),
+                {"t": ids[number].id, "p": t2, "vf": valid_from},
+            )  # fmt: skip
+        terminal.push_on_relation_change(conn, archives.RelationChange(
+            relation="terminal_transformer", child_kind="terminal", child="TTU8",
+            old_parent=None, new_parent="T2", phase=None, valid_from=valid_from, valid_to=None,
+            actor="importer",
+        ))  # fmt: skip
+    synced = {
+        t: client.get(f"/api/v1/terminals/{t}/meters").json()["last_sync"]
+        for t in ("TTU2", "TTU8", "TTU9")
+    }
+    assert synced["TTU2"] is None
+    assert synced["TTU8"]["params"]["meters"] == synced["TTU9"]["params"]["meters"] == ["M4", "M5"]
+    assert synced["TTU9"]["created_by"] == "importer"

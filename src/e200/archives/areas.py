@@ -139,20 +139,27 @@ def meter_placements(
     }  # fmt: skip
 
 
-def terminals_at(conn: Connection, transformer: str, at: datetime | None = None) -> list[str]:
-    """The terminals (not retired) attached to a transformer at ``at``."""
+def terminals_at(
+    conn: Connection, transformer: str, at: datetime | None = None,
+    attached_from: datetime | None = None,
+) -> list[str]:  # fmt: skip
+    """The terminals (not retired) attached to a transformer at ``at``; with ``attached_from``
+    only those whose attachment in force then began at that instant."""
     at = as_utc(at) if at else utc_now()
     trafo = ASSET_TABLES["transformer"]
     term = ASSET_TABLES["terminal"]
     rel = RELATION_TABLES["terminal_transformer"]
-    return list(conn.execute(
+    query = (
         select(term.c.asset_number)
         .select_from(rel.join(term, term.c.id == rel.c.terminal_id)
                      .join(trafo, trafo.c.id == rel.c.transformer_id))
         .where(trafo.c.asset_number == transformer, term.c.status != "retired",
                _active(rel, at))
         .order_by(term.c.asset_number)
-    ).scalars())  # fmt: skip
+    )  # fmt: skip
+    if attached_from is not None:
+        query = query.where(rel.c.valid_from == as_utc(attached_from))
+    return list(conn.execute(query).scalars())
 
 
 def asset_numbers(conn: Connection, kind_name: str, ids: list[int]) -> dict[int, str]:

@@ -124,7 +124,7 @@ def _push_times(change: archives.RelationChange, now: datetime) -> list[datetime
 def on_relation_change(conn: Connection, change: archives.RelationChange) -> None:
     """Relation listener (registered by the app): a meter moved between station areas, attached,
     detached, retired or given another phase → sync the old and the new terminal; a terminal
-    moved to another transformer → sync that terminal."""
+    moved to another transformer → sync the terminals there."""
     now = utc_now()
     for when in _push_times(change, now):
         terminals: set[str] = set()
@@ -133,6 +133,10 @@ def on_relation_change(conn: Connection, change: archives.RelationChange) -> Non
                 assert transformer is not None
                 terminals.update(archives.terminals_at(conn, transformer, when))
         elif change.relation == "terminal_transformer" and change.new_parent is not None:
+            # The terminals attached there by this change (a bulk change — an import — may
+            # announce several terminals' moves to one transformer as one change).
+            terminals.update(archives.terminals_at(conn, change.new_parent, when,
+                                                   attached_from=change.valid_from))  # fmt: skip
             terminals.add(change.child)
         for terminal_number in sorted(terminals):
             queue_sync(conn, terminal_number, at=when, actor=change.actor)
