@@ -378,4 +378,8 @@ def bench_ingest(
 
 
 def main() -> None:
+    from e200 import archives, terminal
+
+    # As in create_app: archive changes made by any command (an import) sync the terminals.
+    archives.on_relation_change(terminal.push_on_relation_change)
     app()
