@@ -13,14 +13,15 @@ from urllib.parse import quote
 from nicegui import events, ui
 from sqlalchemy import Connection
 
-from e200 import archives, telemetry
+from e200 import archives, telemetry, terminal
 from e200.archives import TreeNode
 from e200.console.details import Row, asset_rows, format_value, org_unit_rows, phase_counts
 from e200.console.i18n import t
 from e200.console.layout import frame
+from e200.console.meter_list import MeterListPanel
 from e200.console.session import Session
 from e200.console.tree import ICONS, TreeModel, node_id, parse_node_id
-from e200.kernel import E200Error, NotFoundError, Scope
+from e200.kernel import ConflictError, E200Error, NotFoundError, Scope
 
 if TYPE_CHECKING:
     from e200.archives import Topology
@@ -52,6 +53,8 @@ class _Details:
     station_area: Topology | None = None
     note: str | None = None
     curve: dict[str, Any] | None = None  # the last 7 days of a transformer or meter
+    meter_list: terminal.MeterListOut | None = None  # a terminal's station area and list
+    consistency: terminal.ConsistencyReport | None = None
 
 
 class ArchiveView:
@@ -258,7 +261,14 @@ class ArchiveView:
                 if kind == "meter" and data.get("wiring") == "three_phase":
                     wanted = CURVE_QUANTITIES["transformer"]
                 curve = telemetry.device_readings(conn, key, scope, None, None, list(wanted))
-            return _Details(kind, key, title, rows, status, area, note, curve)
+            listed, report = None, None
+            if kind == "terminal":
+                listed = terminal.meter_list(conn, key, scope)
+                try:
+                    report = terminal.terminal_consistency(conn, key, scope)
+                except ConflictError:  # retired
+                    report = None
+            return _Details(kind, key, title, rows, status, area, note, curve, listed, report)
 
         return call
 
@@ -305,6 +315,12 @@ class ArchiveView:
                 self._curve(shown.curve)
             if shown.station_area is not None:
                 self._station_area(shown.station_area)
+            if shown.meter_list is not None:
+                MeterListPanel(
+                    self.session, self.tz, shown.key,
+                    refresh=partial(self._show, "terminal", shown.key),
+                    open_meter=partial(self.open, "meter"),
+                ).render(shown.meter_list, shown.consistency)  # fmt: skip
 
     def _curve(self, curve: dict[str, Any]) -> None:
         """Voltages and active power of the last 7 days: people read curves, not tables."""

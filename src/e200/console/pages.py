@@ -20,6 +20,7 @@ from e200.console.account import AccountView
 from e200.console.archive import ArchiveView
 from e200.console.audit_log import AuditView
 from e200.console.i18n import t
+from e200.console.imports import ImportView
 from e200.console.layout import P, frame
 from e200.console.login import LoginView
 from e200.console.session import Console, Session, requested_path
@@ -113,6 +114,14 @@ def register(
         if not isinstance(session, Session):
             return session
         await ArchiveView(session, tz, console.mount_path).build(select)
+        return None
+
+    @ui.page("/import")
+    async def import_page(request: Request) -> Response | None:
+        session = await enter(console, request, "import", P.IMPORT_ARCHIVES)
+        if not isinstance(session, Session):
+            return session
+        await ImportView(session).build()
         return None
 
     @ui.page("/account")
