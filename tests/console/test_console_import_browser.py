@@ -9,6 +9,7 @@ in the archive tree under its feeder. A terminal's details show its station area
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,9 @@ def test_import_transformers_with_errors_fix_and_commit(
     history = page.locator('[aria-label="history"]')
     expect(history.locator("tbody tr").first).to_contain_text(t("import.hist.written"))
     assert server.api(f"/api/v1/transformers/{GOOD}")["feeder"] == feeder
+    audited = server.api("/api/v1/audit", action="upload_import", limit=10)["items"]
+    assert [e["detail"]["dry_run"] for e in audited[:3]] == [False, True, True], audited
+    assert all(e["detail"]["via"] == "console" for e in audited[:3])
 
     # The new transformer is in the archive tree, under its feeder.
     page.goto("/console/archive")
@@ -127,3 +131,13 @@ def test_terminal_details_show_the_meter_list(page: Any, server: E200Server) -> 
         expect(table).to_contain_text(meter["asset_number"])
     expect(panel.get_by_role("button", name=t("meters.push"))).to_be_visible()
     expect(panel.get_by_role("status", name=t("meters.last_sync"))).to_be_visible()
+    # Pushing the archive's list queues a sync command, whose state the panel then shows.
+    panel.get_by_role("button", name=t("meters.push")).click()
+    expect(page.get_by_text(re.compile(t("meters.pushed", status=".+")))).to_be_visible()
+    sync = page.get_by_role("region", name=t("meters.title")).get_by_role(
+        "status", name=t("meters.last_sync")
+    )
+    states = "|".join(t(f"command_status.{s}") for s in ("pending", "sent", "acked"))
+    expect(sync).to_contain_text(re.compile(states))
+    audit = server.api("/api/v1/audit", action="push_archive_list", limit=5)
+    assert any(e["target"] == f"asset_number={chosen['asset_number']}" for e in audit["items"])

@@ -314,6 +314,7 @@ _EN: dict[str, str] = {
     "import.valid_rows": "Import the valid rows, return the rest",
     "import.verify": "Verify",
     "import.import": "Import",
+    "import.busy": "Wait until the running job ends before uploading another file.",
     "import.progress": "{status}: {done} / {total} rows",
     "import.status.queued": "Queued",
     "import.status.verifying": "Verifying",

@@ -141,6 +141,10 @@ class ImportView:
             self.upload_path = None
 
     async def _on_upload(self, e: events.UploadEventArguments) -> None:
+        self.upload.reset()
+        if self.timer is not None:  # a job is reading the current file
+            ui.notify(t("import.busy"), type="warning")
+            return
         self._forget_upload()
         name = Path(e.file.name or "upload").name[:200] or "upload"
         fd, tmp = tempfile.mkstemp(prefix="e200-console-import-", suffix=Path(name).suffix)
@@ -150,7 +154,6 @@ class ImportView:
         self.file_label.set_text(t("import.file", name=name))
         self.file_label.classes(replace="text-body2 text-weight-medium")
         self.report.clear()
-        self.upload.reset()
         self._set_buttons(enabled=True)
 
     def _start(self, dry_run: bool) -> Any:
@@ -158,6 +161,7 @@ class ImportView:
         path, name = self.upload_path, self.upload_name
         assert path is not None and name is not None
         engine = self.session.console.engine
+        on_written = self.session.console.on_archive_written
         options_of = (self.mode.value, self.on_error.value)
 
         def call(conn: Connection, principal: Principal) -> int:
@@ -171,7 +175,9 @@ class ImportView:
                 engine, username=principal.username, scope=principal.scope, files=files,
                 options=options,
             )  # fmt: skip
-            IMPORTS.start_job(engine, job_id, files, options, principal.scope)
+            IMPORTS.start_job(
+                engine, job_id, files, options, principal.scope, on_written=on_written
+            )
             return job_id
 
         return self.session.change(

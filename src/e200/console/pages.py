@@ -7,6 +7,7 @@ account page; a page the user's roles do not grant says so and shows nothing els
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import tzinfo
 
 from fastapi import Request, Response
@@ -75,9 +76,16 @@ def not_permitted(session: Session, page: str) -> None:
 
 
 def register(
-    engine: Engine, settings: Settings, *, tz: tzinfo, mount_path: str = "/console"
+    engine: Engine,
+    settings: Settings,
+    *,
+    tz: tzinfo,
+    mount_path: str = "/console",
+    on_archive_written: Callable[[], None] | None = None,
 ) -> None:
-    console = Console(engine, settings, tz, mount_path.rstrip("/") or "/console")
+    console = Console(
+        engine, settings, tz, mount_path.rstrip("/") or "/console", on_archive_written
+    )
 
     @ui.page("/login")
     async def login(request: Request, next: str | None = None) -> Response | None:
