@@ -390,6 +390,7 @@ def cases(world: World) -> dict[tuple[str, str], Case]:
         table |= _kind_cases(plural)
     table |= _import_cases()
     table |= _meter_list_and_alarm_cases(world)
+    table |= _monitoring_cases()
     return table
 
 
@@ -401,8 +402,39 @@ def _only_region_a(key: str) -> Callable[[httpx.Response], None]:
     return check
 
 
+def _fleet_only_a(response: httpx.Response) -> None:
+    names = [item["asset_number"] for item in response.json()["items"]]
+    assert names and all(n.startswith("T-A") for n in names), names
+
+
+def _monitoring_cases() -> dict[tuple[str, str], Case]:
+    base = "/api/v1/monitoring"
+    return {
+        ("GET", f"{base}/transformers/{{asset_number}}"): Case(
+            f"{base}/transformers/T-A", f"{base}/transformers/T-B"
+        ),
+        ("GET", f"{base}/fleet"): Case(
+            f"{base}/fleet", f"{base}/fleet?org_unit=B", check=_fleet_only_a
+        ),
+        ("POST", f"{base}/reporting-interval"): Case(
+            f"{base}/reporting-interval",
+            body={"terminal": "TTU-A", "interval_min": 30},
+            out_of_scope_body={"terminal": "TTU-B", "interval_min": 30},
+            ok=202,
+        ),
+        ("GET", f"{base}/voltage-insights"): Case(
+            f"{base}/voltage-insights", f"{base}/voltage-insights?org_unit=B"
+        ),
+        ("GET", f"{base}/voltage-qualification"): Case(
+            f"{base}/voltage-qualification?level=org_unit",
+            f"{base}/voltage-qualification?level=org_unit&org_unit=B",
+        ),
+    }
+
+
 def _meter_list_and_alarm_cases(world: World) -> dict[tuple[str, str], Case]:
     terminals = "/api/v1/terminals"
+    thresholds = "/api/v1/alarm-thresholds"
     alarm_a, alarm_b = world.more.get("alarm_A", "1"), world.more.get("alarm_B", "2")
     adopt = {
         "version": world.more.get("version_a", "v"),
@@ -446,6 +478,18 @@ def _meter_list_and_alarm_cases(world: World) -> dict[tuple[str, str], Case]:
             f"/api/v1/alarms/{alarm_a}/acknowledge",
             f"/api/v1/alarms/{alarm_b}/acknowledge",
             body={"comment": "seen"},
+        ),
+        ("GET", "/api/v1/alarm-rules"): Case("/api/v1/alarm-rules"),
+        ("GET", f"{thresholds}/{{level}}/{{key}}"): Case(
+            f"{thresholds}/transformers/T-A", f"{thresholds}/transformers/T-B"
+        ),
+        ("PUT", f"{thresholds}/{{level}}/{{key}}/{{rule}}"): Case(
+            f"{thresholds}/org-units/A/heavy_load",
+            f"{thresholds}/org-units/B/heavy_load",
+            body={"value": 70},
+        ),
+        ("DELETE", f"{thresholds}/{{level}}/{{key}}/{{rule}}"): Case(
+            f"{thresholds}/transformers/T-A/heavy_load", f"{thresholds}/transformers/T-B/heavy_load"
         ),
     }
 

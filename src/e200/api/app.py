@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
-from e200 import __version__, alarms, archives, auth, telemetry, terminal
+from e200 import __version__, alarms, archives, auth, monitoring, telemetry, terminal
 from e200.api import auditing, ops, problems
 from e200.config import Settings
 from e200.db.web import PUBLIC, Public, Requires
@@ -77,6 +77,7 @@ def create_app(
     if pipeline is None:
         pipeline = telemetry.Pipeline.from_settings(engine, settings)
         pipeline.hooks.append(terminal.ack_hook)
+        pipeline.hooks.append(alarms.AlarmEngine(timezone=settings.timezone))
     app.state.pipeline = pipeline
     # A change of a terminal's station area (any route, the console) queues a meter-list sync.
     archives.on_relation_change(terminal.push_on_relation_change)
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(telemetry.router)
     app.include_router(terminal.router)
     app.include_router(alarms.router)
+    app.include_router(monitoring.router)
     if console:
         from e200.console import mount
 

@@ -4,13 +4,17 @@ effective-dated relations."""
 from e200.archives import imports
 from e200.archives.api import router
 from e200.archives.areas import (
+    DeviceFacts,
     MeterPlacement,
     StationArea,
+    TransformerSite,
     asset_numbers,
+    device_facts,
     devices_in_scope,
     meter_placements,
     station_areas,
     terminals_at,
+    transformer_sites,
 )
 from e200.archives.events import RelationChange, RelationListener, on_relation_change
 from e200.archives.kinds import KINDS, AssetKind
@@ -56,6 +60,7 @@ from e200.archives.tables import org_unit as org_unit_table
 __all__ = [
     "KINDS",
     "AssetKind",
+    "DeviceFacts",
     "DeviceRef",
     "FeederIn",
     "MeterIn",
@@ -72,12 +77,14 @@ __all__ = [
     "TerminalIn",
     "Topology",
     "TransformerIn",
+    "TransformerSite",
     "TreeNode",
     "asset_numbers",
     "counts",
     "create_asset",
     "create_org_unit",
     "detach_relation",
+    "device_facts",
     "devices_in_scope",
     "get_asset",
     "get_org_unit",
@@ -100,6 +107,7 @@ __all__ = [
     "station_areas",
     "terminals_at",
     "topology",
+    "transformer_sites",
     "tree_children",
     "tree_path",
 ]

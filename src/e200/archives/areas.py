@@ -4,11 +4,12 @@ scope filter for rows that name a device by kind and id (alarms)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select, true
 
 from e200.archives.kinds import KINDS
 from e200.archives.service import _active, _org_by_code, scope_clause
@@ -16,6 +17,7 @@ from e200.archives.tables import ASSET_TABLES, RELATION_TABLES, org_unit
 from e200.kernel import NotFoundError, Scope, as_utc, utc_now
 
 DEVICE_KINDS = ("terminal", "transformer", "meter")
+SQRT3 = math.sqrt(3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +193,127 @@ def devices_in_scope(
         )  # fmt: skip
         clauses.append(and_(kind_column == name, owned))
     return or_(*clauses)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFacts:
+    """What an evaluator needs of a device: its asset number, its org unit's path now (None
+    when it has none), and the columns of its asset row it asked for."""
+
+    id: int
+    asset_number: str
+    org_path: str | None
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+def device_facts(
+    conn: Connection, kind: str, ids: list[int], columns: tuple[str, ...] = ()
+) -> dict[int, DeviceFacts]:
+    """Asset number, org-unit path (now) and the named asset columns of devices, by id."""
+    if kind not in DEVICE_KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {DEVICE_KINDS}")
+    if not ids:
+        return {}
+    table = ASSET_TABLES[kind]
+    spec = KINDS[kind].org_relation
+    rel = RELATION_TABLES[spec.name]
+    now = utc_now()
+    path = (
+        select(org_unit.c.path)
+        .select_from(rel.join(org_unit, org_unit.c.id == rel.c.org_unit_id))
+        .where(rel.c[spec.child_col] == table.c.id, _active(rel, now))
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(table.c.id, table.c.asset_number, path.label("org_path"),
+               *(table.c[c] for c in columns))
+        .where(table.c.id.in_(ids))
+    )  # fmt: skip
+    return {
+        r.id: DeviceFacts(r.id, r.asset_number, r.org_path, {c: r._mapping[c] for c in columns})
+        for r in rows
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TransformerSite:
+    """A transformer in service with what monitoring needs of it: rating, losses, location,
+    feeder, org unit and the terminal measuring it (with its reporting interval)."""
+
+    id: int
+    asset_number: str
+    status: str
+    org_unit: str
+    org_path: str
+    feeder: str | None
+    rated_kva: float
+    secondary_rated_v: float
+    phases: int
+    no_load_loss_kw: float | None
+    load_loss_kw: float | None
+    lat: float | None
+    lon: float | None
+    terminal: str | None
+    terminal_id: int | None
+    reporting_interval_min: int | None
+
+    @property
+    def v_phase(self) -> float:
+        """Nominal phase-to-neutral voltage of the low-voltage side (V)."""
+        return self.secondary_rated_v if self.phases == 1 else self.secondary_rated_v / SQRT3
+
+
+def transformer_sites(
+    conn: Connection,
+    scope: Scope,
+    *,
+    org_unit_code: str | None = None,
+    transformers: list[str] | None = None,
+    at: datetime | None = None,
+) -> list[TransformerSite]:
+    """Transformers in ``scope`` that are not retired (all, those named, or those under an org
+    unit) with their feeder and first terminal at ``at`` — one query, ordered by asset number."""
+    at = as_utc(at) if at else utc_now()
+    trafo = ASSET_TABLES["transformer"]
+    term = ASSET_TABLES["terminal"]
+    feeder = ASSET_TABLES["feeder"]
+    org_rel = RELATION_TABLES[KINDS["transformer"].org_relation.name]
+    feeder_rel = RELATION_TABLES["transformer_feeder"]
+    term_rel = RELATION_TABLES["terminal_transformer"]
+    first_term = (
+        select(term_rel.c.transformer_id, func.min(term.c.asset_number).label("terminal"))
+        .select_from(term_rel.join(term, and_(term.c.id == term_rel.c.terminal_id,
+                                              term.c.status != "retired")))
+        .where(_active(term_rel, at))
+        .group_by(term_rel.c.transformer_id)
+        .subquery()
+    )  # fmt: skip
+    query = (
+        select(trafo.c.id, trafo.c.asset_number, trafo.c.status, org_unit.c.code.label("org_unit"),
+               org_unit.c.path.label("org_path"), feeder.c.asset_number.label("feeder"),
+               trafo.c.rated_kva, trafo.c.secondary_rated_v, trafo.c.phases,
+               trafo.c.no_load_loss_kw, trafo.c.load_loss_kw, trafo.c.lat, trafo.c.lon,
+               term.c.asset_number.label("terminal"), term.c.id.label("terminal_id"),
+               term.c.reporting_interval_min)
+        .select_from(
+            trafo.join(org_rel, and_(org_rel.c.transformer_id == trafo.c.id,
+                                     _active(org_rel, at)))
+            .join(org_unit, org_unit.c.id == org_rel.c.org_unit_id)
+            .outerjoin(feeder_rel, and_(feeder_rel.c.transformer_id == trafo.c.id,
+                                        _active(feeder_rel, at)))
+            .outerjoin(feeder, feeder.c.id == feeder_rel.c.feeder_id)
+            .outerjoin(first_term, first_term.c.transformer_id == trafo.c.id)
+            .outerjoin(term, term.c.asset_number == first_term.c.terminal)
+        )
+        .where(trafo.c.status != "retired", scope_clause(org_unit.c.path, scope))
+        .order_by(trafo.c.asset_number)
+    )  # fmt: skip
+    if transformers is not None:
+        query = query.where(trafo.c.asset_number.in_(transformers))
+    if org_unit_code is not None:
+        unit = _org_by_code(conn, org_unit_code, scope)
+        if unit is None:
+            raise NotFoundError("org unit", org_unit_code, field="org_unit")
+        query = query.where(org_unit.c.path.like(unit.path + "%"))
+    return [TransformerSite(**row._mapping) for row in conn.execute(query)]

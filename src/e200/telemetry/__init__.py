@@ -7,8 +7,12 @@ from e200.telemetry.partitions import drop_older_than as drop_partitions_older_t
 from e200.telemetry.pipeline import BatchResult, Pipeline, run_sources
 from e200.telemetry.service import (
     ReportedMeterList,
+    VoltageDay,
     device_readings,
+    dt_voltage_days,
+    latest_dt_readings,
     reported_meter_lists,
+    terminals_last_seen,
     terminals_reporting,
 )
 from e200.telemetry.tables import metadata
@@ -22,12 +26,16 @@ __all__ = [
     "ReportedMeterList",
     "Rules",
     "Validated",
+    "VoltageDay",
     "create_partitions_ahead",
     "device_readings",
     "drop_partitions_older_than",
+    "dt_voltage_days",
+    "latest_dt_readings",
     "metadata",
     "reported_meter_lists",
     "router",
     "run_sources",
+    "terminals_last_seen",
     "terminals_reporting",
 ]

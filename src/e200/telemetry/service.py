@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text
@@ -199,3 +199,104 @@ def terminals_reporting(conn: Connection, meters: list[str]) -> dict[str, list[i
     for meter, terminal_id in rows:
         out.setdefault(meter, []).append(terminal_id)
     return out
+
+
+def latest_dt_readings(
+    conn: Connection, transformer_ids: list[int], since: datetime
+) -> dict[int, dict[str, Any]]:
+    """The newest reading of each transformer stamped after ``since`` (and not in the future
+    beyond the ingest tolerance): one ``DISTINCT ON`` query over the recent partitions."""
+    if not transformer_ids:
+        return {}
+    rows = conn.execute(
+        select(dt_reading)
+        .distinct(dt_reading.c.transformer_id)
+        .where(dt_reading.c.transformer_id.in_(transformer_ids),
+               dt_reading.c.ts > as_utc(since),
+               dt_reading.c.ts <= func.now() + timedelta(minutes=5))
+        .order_by(dt_reading.c.transformer_id, dt_reading.c.ts.desc())
+    )  # fmt: skip
+    return {row.transformer_id: dict(row._mapping) for row in rows}
+
+
+def terminals_last_seen(conn: Connection, terminal_ids: list[int]) -> dict[int, datetime]:
+    """When each terminal last sent anything (absent: never)."""
+    if not terminal_ids:
+        return {}
+    rows = conn.execute(
+        select(terminal_liveness.c.terminal_id, terminal_liveness.c.last_seen_at).where(
+            terminal_liveness.c.terminal_id.in_(terminal_ids)
+        )
+    )
+    return {row.terminal_id: row.last_seen_at for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class VoltageDay:
+    """One transformer's voltage intervals of one local calendar day against its limits.
+
+    ``n`` counts intervals with supply (highest phase at or above the outage voltage); the
+    others are outages and count nowhere else. An interval is out of limits when any phase is
+    above ``hi`` (over) or below ``lo`` (under)."""
+
+    transformer_id: int
+    day: date
+    n: int
+    n_out: int
+    n_over: int
+    n_under: int
+    n_over_midday: int  # over-voltage 10:00–16:00 local
+    n_over_reverse: int  # over-voltage while power flows back to MV (p_kw < 0)
+    n_under_evening: int  # under-voltage 17:00–23:00 local
+    n_outage: int
+    v_min: float | None
+    v_max: float | None
+
+
+_VOLTAGE_DAYS = text("""
+WITH lim AS (
+  SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:lo AS float8[]), CAST(:hi AS float8[]),
+                       CAST(:outage AS float8[])) AS l(transformer_id, lo, hi, outage)
+), r AS (
+  SELECT d.transformer_id, (d.ts - interval '1 microsecond') AT TIME ZONE :tz AS local_ts,
+         LEAST(d.v_a_v, d.v_b_v, d.v_c_v) AS vmin, GREATEST(d.v_a_v, d.v_b_v, d.v_c_v) AS vmax,
+         d.p_kw, l.lo, l.hi, l.outage
+  FROM telemetry.dt_reading d JOIN lim l ON l.transformer_id = d.transformer_id
+  WHERE d.ts > :start AND d.ts <= :end
+), c AS (
+  SELECT r.*, vmax >= outage AS supplied, extract(hour FROM local_ts) AS hour FROM r
+  WHERE vmax IS NOT NULL
+)
+SELECT transformer_id, CAST(local_ts AS date) AS day,
+  count(*) FILTER (WHERE supplied) AS n,
+  count(*) FILTER (WHERE supplied AND (vmax > hi OR vmin < lo)) AS n_out,
+  count(*) FILTER (WHERE supplied AND vmax > hi) AS n_over,
+  count(*) FILTER (WHERE supplied AND vmin < lo) AS n_under,
+  count(*) FILTER (WHERE supplied AND vmax > hi AND hour >= 10 AND hour < 16) AS n_over_midday,
+  count(*) FILTER (WHERE supplied AND vmax > hi AND p_kw < 0) AS n_over_reverse,
+  count(*) FILTER (WHERE supplied AND vmin < lo AND hour >= 17 AND hour < 23) AS n_under_evening,
+  count(*) FILTER (WHERE NOT supplied) AS n_outage,
+  min(vmin) FILTER (WHERE supplied) AS v_min, max(vmax) FILTER (WHERE supplied) AS v_max
+FROM c GROUP BY 1, 2 ORDER BY 1, 2
+""")
+
+
+def dt_voltage_days(
+    conn: Connection,
+    limits: dict[int, tuple[float, float, float]],
+    start: datetime,
+    end: datetime,
+    tz: str,
+) -> list[VoltageDay]:
+    """Per transformer (id → (lo_v, hi_v, outage_v) phase-to-neutral) and local day in ``tz``:
+    how many of its intervals in (start, end] were out of limits, when and how — one
+    set-based query."""
+    if not limits:
+        return []
+    ids = list(limits)
+    rows = conn.execute(_VOLTAGE_DAYS, {
+        "ids": ids, "lo": [limits[i][0] for i in ids], "hi": [limits[i][1] for i in ids],
+        "outage": [limits[i][2] for i in ids], "start": as_utc(start), "end": as_utc(end),
+        "tz": tz,
+    })  # fmt: skip
+    return [VoltageDay(**row._mapping) for row in rows]

@@ -1,0 +1,332 @@
+"""Transformer monitoring: the latest quantities with derived values and status, the fleet,
+reporting intervals, and voltage insights and qualification.
+
+Every read is set-based: the in-scope transformers come from one archive query
+(``archives.transformer_sites``), their newest readings from one ``DISTINCT ON`` query, the
+terminals' liveness from one query and the voltage counts from one aggregate per local day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from e200 import archives, telemetry, terminal
+from e200.kernel import InvalidInputError, NotFoundError, Scope, as_utc, utc_now
+from e200.monitoring.insights import CAUSE_TEXT, TrendRules, classify
+from e200.monitoring.model import (
+    Derived,
+    FleetItem,
+    FleetPage,
+    InsightOut,
+    InsightPage,
+    IntervalCommand,
+    QualificationPage,
+    QualificationRow,
+    ReportingIntervalIn,
+    ReportingIntervalOut,
+    TransformerStatus,
+    WeekOut,
+)
+
+RECENT = timedelta(days=1)  # the fleet and page look this far back for the latest reading
+HISTORY_DAYS = 182  # voltage insights classify on this much history up to the month's end
+SORTS = ("asset_number", "status", "loading_pct", "v_min_v", "v_max_v", "last_report_at")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoltageLimits:
+    """Phase-to-neutral voltage limits as fractions of the nominal (../shared/DOMAIN.md)."""
+
+    over: float = 0.07
+    """Over-voltage above nominal × (1 + over) — GB/T 12325, 220/230 V: +7 %."""
+    under: float = 0.10
+    """Under-voltage below nominal × (1 − under) — GB/T 12325, 220/230 V: −10 %."""
+    outage: float = 0.60
+    """Out of supply when every phase is below nominal × outage (k, 50 %–80 %, default 60 %)."""
+
+    def volts(self, v_nom: float) -> tuple[float, float, float]:
+        return v_nom * (1 - self.under), v_nom * (1 + self.over), v_nom * self.outage
+
+
+LIMITS = VoltageLimits()
+
+
+def _phases(row: dict[str, Any], prefix: str, suffix: str) -> list[float]:
+    return [row[f"{prefix}_{p}_{suffix}"] for p in "abc" if row.get(f"{prefix}_{p}_{suffix}")
+            is not None]  # fmt: skip
+
+
+def derive(site: archives.TransformerSite, row: dict[str, Any] | None) -> Derived:
+    """Loading, current unbalance, estimated loss and the voltage span of one reading."""
+    if row is None:
+        return Derived(loading_pct=None, current_unbalance_pct=None, loss_kw=None, v_min_v=None,
+                       v_max_v=None)  # fmt: skip
+    s = row.get("s_kva")
+    if s is None and row.get("p_kw") is not None and row.get("q_kvar") is not None:
+        s = math.hypot(row["p_kw"], row["q_kvar"])
+    loading = 100.0 * s / site.rated_kva if s is not None else None
+    currents = _phases(row, "i", "a")
+    unbalance = None
+    if len(currents) == 3 and sum(currents) > 0:
+        avg = sum(currents) / 3
+        unbalance = (max(currents) - avg) / avg * 100.0
+    loss = None
+    if loading is not None and site.no_load_loss_kw is not None and site.load_loss_kw is not None:
+        loss = site.no_load_loss_kw + site.load_loss_kw * (loading / 100.0) ** 2
+    volts = _phases(row, "v", "v")
+    return Derived(
+        loading_pct=None if loading is None else round(loading, 2),
+        current_unbalance_pct=None if unbalance is None else round(unbalance, 2),
+        loss_kw=None if loss is None else round(loss, 3),
+        v_min_v=min(volts) if volts else None,
+        v_max_v=max(volts) if volts else None,
+    )
+
+
+def status_of(
+    site: archives.TransformerSite, row: dict[str, Any] | None, last_seen: datetime | None,
+    offline_after_intervals: int, now: datetime, limits: VoltageLimits = LIMITS,
+) -> tuple[str, str]:  # fmt: skip
+    """online / offline (nothing for k × interval) / out_of_supply (every phase below the
+    outage voltage), with the reason in words."""
+    interval = site.reporting_interval_min or (row["interval_min"] if row else 15)
+    silent_after = timedelta(minutes=interval * offline_after_intervals)
+    if last_seen is None:
+        return "offline", "never reported"
+    if now - last_seen > silent_after:
+        return "offline", f"no report for more than {offline_after_intervals} × {interval} min"
+    volts = _phases(row, "v", "v") if row else []
+    outage_v = limits.volts(site.v_phase)[2]
+    if volts and max(volts) < outage_v:
+        return "out_of_supply", f"every phase below {outage_v:.0f} V ({limits.outage:.0%} of " \
+                                f"nominal)"  # fmt: skip
+    return "online", "reporting"
+
+
+def _snapshot(conn: Connection, sites: list[archives.TransformerSite]
+              ) -> tuple[dict[int, dict[str, Any]], dict[int, datetime]]:  # fmt: skip
+    latest = telemetry.latest_dt_readings(conn, [s.id for s in sites], utc_now() - RECENT)
+    seen = telemetry.terminals_last_seen(
+        conn, [s.terminal_id for s in sites if s.terminal_id is not None]
+    )
+    last: dict[int, datetime] = {}
+    for s in sites:
+        candidates = [
+            t
+            for t in (
+                seen.get(s.terminal_id) if s.terminal_id else None,
+                latest[s.id]["received_at"] if s.id in latest else None,
+            )
+            if t
+        ]
+        if candidates:
+            last[s.id] = max(candidates)
+    return latest, last
+
+
+def transformer(conn: Connection, asset_number: str, scope: Scope,
+                offline_after_intervals: int = 3) -> TransformerStatus:  # fmt: skip
+    """The monitoring view of one transformer (404 when out of scope)."""
+    sites = archives.transformer_sites(conn, scope, transformers=[asset_number])
+    if not sites:
+        raise NotFoundError("transformer", asset_number)
+    site = sites[0]
+    latest, last = _snapshot(conn, sites)
+    row = latest.get(site.id)
+    status, reason = status_of(site, row, last.get(site.id), offline_after_intervals, utc_now())
+    values = (
+        {}
+        if row is None
+        else {k: v for k, v in row.items() if isinstance(v, float) and k not in ("interval_min",)}
+    )
+    return TransformerStatus(
+        asset_number=site.asset_number, org_unit=site.org_unit, feeder=site.feeder,
+        terminal=site.terminal, rated_kva=site.rated_kva, v_phase_nominal_v=round(site.v_phase, 2),
+        lat=site.lat, lon=site.lon, reporting_interval_min=site.reporting_interval_min,
+        status=status, status_reason=reason, last_report_at=last.get(site.id),
+        reading_ts=row["ts"] if row else None, values=values, derived=derive(site, row),
+    )  # fmt: skip
+
+
+def fleet(conn: Connection, scope: Scope, *, org_unit: str | None = None,
+          sort: str = "asset_number", limit: int = 100, offset: int = 0,
+          offline_after_intervals: int = 3) -> FleetPage:  # fmt: skip
+    """Every in-scope transformer (under ``org_unit``) with status, loading and voltage span.
+    ``sort`` is one of SORTS, ``-`` in front for descending; missing values sort last."""
+    key = sort.removeprefix("-")
+    if key not in SORTS:
+        raise InvalidInputError(f"sort: one of {', '.join(SORTS)} (prefix - for descending)",
+                                field="sort")  # fmt: skip
+    try:
+        sites = archives.transformer_sites(conn, scope, org_unit_code=org_unit)
+    except NotFoundError as exc:
+        raise NotFoundError("org unit", org_unit or "", field="org_unit") from exc
+    latest, last = _snapshot(conn, sites)
+    now = utc_now()
+    items = []
+    for s in sites:
+        row = latest.get(s.id)
+        status, _ = status_of(s, row, last.get(s.id), offline_after_intervals, now)
+        d = derive(s, row)
+        items.append(FleetItem(
+            asset_number=s.asset_number, org_unit=s.org_unit, feeder=s.feeder, lat=s.lat,
+            lon=s.lon, status=status, loading_pct=d.loading_pct,
+            v_min_v=d.v_min_v, v_max_v=d.v_max_v, last_report_at=last.get(s.id)))  # fmt: skip
+    present = [i for i in items if getattr(i, key) is not None]
+    absent = [i for i in items if getattr(i, key) is None]
+    present.sort(key=lambda i: getattr(i, key), reverse=sort.startswith("-"))
+    ordered = present + absent
+    by_status: dict[str, int] = defaultdict(int)
+    for i in items:
+        by_status[i.status] += 1
+    return FleetPage(total=len(items), by_status=dict(by_status), limit=limit, offset=offset,
+                     items=ordered[offset: offset + limit])  # fmt: skip
+
+
+def set_reporting_interval(conn: Connection, data: ReportingIntervalIn, scope: Scope,
+                           actor: str | None = None) -> ReportingIntervalOut:  # fmt: skip
+    """Issue a ``set_interval`` command to one terminal or to every in-scope terminal under an
+    org unit. The archive's interval changes when a terminal acknowledges
+    (``terminal.ack_hook``)."""
+    if data.terminal is not None:
+        numbers = [data.terminal]
+    else:
+        assert data.org_unit is not None
+        areas = archives.station_areas(conn, scope, org_unit_code=data.org_unit)
+        numbers = [a.terminal for a in areas]
+    out = []
+    for number in numbers:
+        cmd = terminal.issue(conn, number, terminal.CommandIn(
+            kind="set_interval", params={"interval_min": data.interval_min}, ttl_s=data.ttl_s),
+            scope, actor)  # fmt: skip
+        asset = archives.get_asset(conn, archives.KINDS["terminal"], number, scope)
+        out.append(IntervalCommand(
+            terminal=number, command_id=str(cmd["id"]), status=cmd["status"],
+            interval_min=data.interval_min,
+            archive_interval_min=int(asset["reporting_interval_min"]),
+            created_at=cmd["created_at"]))  # fmt: skip
+    return ReportingIntervalOut(interval_min=data.interval_min, commands=out)
+
+
+# -- voltage insights and qualification -------------------------------------------------------
+
+
+def month_bounds(month: str | None, tz: str) -> tuple[str, datetime, datetime]:
+    """``YYYY-MM`` (default: the current local month) → its local start and end in UTC."""
+    zone = ZoneInfo(tz)
+    if month is None:
+        local = utc_now().astimezone(zone)
+        month = f"{local.year:04d}-{local.month:02d}"
+    try:
+        first = date.fromisoformat(month + "-01")
+    except ValueError as exc:
+        raise InvalidInputError("month: YYYY-MM", field="month") from exc
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    start = datetime(first.year, first.month, 1, tzinfo=zone)
+    end = datetime(nxt.year, nxt.month, 1, tzinfo=zone)
+    return month, as_utc(start), as_utc(end)
+
+
+def _days(conn: Connection, sites: list[archives.TransformerSite], start: datetime,
+          end: datetime, tz: str, limits: VoltageLimits
+          ) -> dict[int, list[telemetry.VoltageDay]]:  # fmt: skip
+    rows = telemetry.dt_voltage_days(conn, {s.id: limits.volts(s.v_phase) for s in sites},
+                                     start, end, tz)  # fmt: skip
+    out: dict[int, list[telemetry.VoltageDay]] = defaultdict(list)
+    for r in rows:
+        out[r.transformer_id].append(r)
+    return out
+
+
+def voltage_insights(conn: Connection, scope: Scope, *, org_unit: str | None, month: str | None,
+                     tz: str, limit: int = 50, rules: TrendRules = TrendRules(),
+                     limits: VoltageLimits = LIMITS) -> InsightPage:  # fmt: skip
+    """Transformers with voltage out of limits in ``month``, worst first, each classified on
+    the history up to the month's end, with the evidence."""
+    month, m_start, m_end = month_bounds(month, tz)
+    h_start = m_end - timedelta(days=HISTORY_DAYS)
+    sites = archives.transformer_sites(conn, scope, org_unit_code=org_unit)
+    by_id = _days(conn, sites, h_start, m_end, tz, limits)
+    m_first = m_start.astimezone(ZoneInfo(tz)).date()
+    items = []
+    for s in sites:
+        days = by_id.get(s.id, [])
+        in_month = [d for d in days if d.day >= m_first]
+        n = sum(d.n for d in in_month)
+        n_out = sum(d.n_out for d in in_month)
+        if not n_out:
+            continue
+        ins = classify(days, rules)
+        worst = ins.worst_day
+        curve = None
+        if worst is not None:
+            w0 = as_utc(datetime(worst.year, worst.month, worst.day, tzinfo=ZoneInfo(tz)))
+            curve = (f"/api/v1/devices/{s.asset_number}/readings?from={w0.isoformat()}"
+                     f"&to={(w0 + timedelta(days=1)).isoformat()}"
+                     "&quantities=v_a_v,v_b_v,v_c_v,p_kw").replace("+00:00", "Z")  # fmt: skip
+        items.append(InsightOut(
+            asset_number=s.asset_number, org_unit=s.org_unit, feeder=s.feeder, trend=ins.trend,
+            cause=ins.cause, cause_text=CAUSE_TEXT.get(ins.cause or ""),
+            month_out_pct=round(100.0 * n_out / n, 3) if n else 0.0,
+            history_out_pct=ins.out_pct, bad_weeks=ins.bad_weeks,
+            weeks=[WeekOut(week=w.week.isoformat(), n=w.n, out_pct=w.out_pct)
+                   for w in ins.weeks],
+            days_with_breaches=ins.days_with_breaches, longest_run_days=ins.longest_run_days,
+            n_over=ins.n_over, n_under=ins.n_under,
+            v_min_v=min((d.v_min for d in days if d.v_min is not None), default=None),
+            v_max_v=max((d.v_max for d in days if d.v_max is not None), default=None),
+            worst_day=worst.isoformat() if worst else None, evidence_curve=curve))  # fmt: skip
+    items.sort(key=lambda i: (-i.month_out_pct, i.asset_number))
+    return InsightPage(
+        month=month, history_from=h_start, history_to=m_end,
+        limits={"over_pct": limits.over * 100, "under_pct": limits.under * 100,
+                "outage_pct": limits.outage * 100, "bad_week_pct": rules.bad_week_pct},
+        total=len(items), items=items[:limit])  # fmt: skip
+
+
+def voltage_qualification(conn: Connection, scope: Scope, *, level: str, month: str | None,
+                          tz: str, org_unit: str | None = None,
+                          limits: VoltageLimits = LIMITS) -> QualificationPage:  # fmt: skip
+    """Monthly voltage qualification rate = supplied intervals within limits ÷ supplied
+    intervals × 100, per transformer, feeder, or org unit (each unit counts its whole subtree),
+    worst first."""
+    if level not in ("transformer", "feeder", "org_unit"):
+        raise InvalidInputError("level: transformer | feeder | org_unit", field="level")
+    month, m_start, m_end = month_bounds(month, tz)
+    sites = archives.transformer_sites(conn, scope, org_unit_code=org_unit)
+    by_id = _days(conn, sites, m_start, m_end, tz, limits)
+    unit_codes: dict[str, str] = {}
+    if level == "org_unit":
+        ids = {int(p) for s in sites for p in s.org_path.strip(".").split(".") if p}
+        t = archives.org_unit_table
+        unit_codes = {str(r.id): r.code for r in conn.execute(
+            select(t.c.id, t.c.code, t.c.path).where(t.c.id.in_(ids)))
+            if scope.allows(r.path)}  # fmt: skip
+    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for s in sites:
+        days = by_id.get(s.id, [])
+        counts = (sum(d.n for d in days), sum(d.n_out for d in days),
+                  sum(d.n_over for d in days), sum(d.n_under for d in days))  # fmt: skip
+        if level == "transformer":
+            keys = [s.asset_number]
+        elif level == "feeder":
+            keys = [s.feeder or "(no feeder)"]
+        else:
+            keys = [unit_codes[p] for p in s.org_path.strip(".").split(".") if p in unit_codes]
+        for k in keys:
+            for i, c in enumerate(counts):
+                acc[k][i] += c
+    rows = [QualificationRow(
+        key=k, level=level, intervals=v[0], intervals_out=v[1],
+        qualification_rate_pct=round(100.0 * (v[0] - v[1]) / v[0], 3) if v[0] else None,
+        over=v[2], under=v[3]) for k, v in acc.items()]  # fmt: skip
+    rows.sort(key=lambda r: (r.qualification_rate_pct is None,
+                             r.qualification_rate_pct or 0.0, r.key))  # fmt: skip
+    return QualificationPage(month=month, level=level, items=rows)
