@@ -434,6 +434,7 @@ def _monitoring_cases() -> dict[tuple[str, str], Case]:
 
 def _meter_list_and_alarm_cases(world: World) -> dict[tuple[str, str], Case]:
     terminals = "/api/v1/terminals"
+    thresholds = "/api/v1/alarm-thresholds"
     alarm_a, alarm_b = world.more.get("alarm_A", "1"), world.more.get("alarm_B", "2")
     adopt = {
         "version": world.more.get("version_a", "v"),
@@ -477,6 +478,18 @@ def _meter_list_and_alarm_cases(world: World) -> dict[tuple[str, str], Case]:
             f"/api/v1/alarms/{alarm_a}/acknowledge",
             f"/api/v1/alarms/{alarm_b}/acknowledge",
             body={"comment": "seen"},
+        ),
+        ("GET", "/api/v1/alarm-rules"): Case("/api/v1/alarm-rules"),
+        ("GET", f"{thresholds}/{{level}}/{{key}}"): Case(
+            f"{thresholds}/transformers/T-A", f"{thresholds}/transformers/T-B"
+        ),
+        ("PUT", f"{thresholds}/{{level}}/{{key}}/{{rule}}"): Case(
+            f"{thresholds}/org-units/A/heavy_load",
+            f"{thresholds}/org-units/B/heavy_load",
+            body={"value": 70},
+        ),
+        ("DELETE", f"{thresholds}/{{level}}/{{key}}/{{rule}}"): Case(
+            f"{thresholds}/transformers/T-A/heavy_load", f"{thresholds}/transformers/T-B/heavy_load"
         ),
     }
 

@@ -138,11 +138,18 @@ def test_mqtt_subscription_stores_everything(
     log = tmp_path / "ingest.log"
     proc = _ingest(fresh_db_url, url, log)
     try:
-        time.sleep(1.5)  # the subscription must exist before QoS-1 messages are published
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         client.connect(mqtt_broker.host, mqtt_broker.port)
         client.loop_start()
         messages = _messages()[:500]
+        # QoS-1 messages published before the subscription exists are lost: send the first
+        # message until it is stored (later copies count as duplicates), then the rest.
+        deadline = time.monotonic() + LIMIT_S
+        while _stored(engine) < 1:
+            assert time.monotonic() < deadline, "ingest never subscribed:\n" + log.read_text()
+            key, payload = messages[0]
+            client.publish(f"{prefix}/{key}/telemetry", payload, qos=1).wait_for_publish(10)
+            time.sleep(0.3)
         infos = [client.publish(f"{prefix}/{key}/telemetry", payload, qos=1)
                  for key, payload in messages]  # fmt: skip
         for info in infos:

@@ -1,10 +1,15 @@
 """Alarms: one episode of a rule on a device, raised, acknowledged and cleared, with advice.
 
 Other slices raise and clear alarms through this facade (``raise_or_update``, ``clear``) inside
-their own transactions; people list, read and acknowledge them through the API.
+their own transactions; people list, read and acknowledge them through the API. The alarm
+engine (``AlarmEngine``) evaluates the rule catalogue (``RULES``) on every stored batch as an
+ingest hook, and terminal silence on a timer; thresholds are inherited default → org unit →
+transformer.
 """
 
 from e200.alarms.api import router
+from e200.alarms.catalog import RULES, RULES_BY_KEY, Reading, RuleSpec
+from e200.alarms.engine import AlarmEngine
 from e200.alarms.model import (
     AcknowledgeIn,
     Advice,
@@ -24,18 +29,26 @@ from e200.alarms.service import (
     raise_or_update,
 )
 from e200.alarms.tables import SEVERITIES, STATES, metadata
+from e200.alarms.thresholds import EffectiveThreshold, ThresholdIn
 
 __all__ = [
+    "RULES",
+    "RULES_BY_KEY",
     "SEVERITIES",
     "STATES",
     "AcknowledgeIn",
     "Advice",
+    "AlarmEngine",
     "AlarmOut",
     "AlarmPage",
     "AlarmRule",
     "DeviceKind",
+    "EffectiveThreshold",
+    "Reading",
+    "RuleSpec",
     "Severity",
     "State",
+    "ThresholdIn",
     "acknowledge",
     "clear",
     "get",

@@ -47,9 +47,11 @@ def raise_or_update(
     value: float | None = None,
     peak: Literal["max", "min"] = "max",
     at: datetime | None = None,
+    update_context: bool = True,
 ) -> tuple[AlarmOut, bool]:
     """Raise the alarm of ``rule`` on a device, or — if one is already active or acknowledged —
-    update it (last seen, last and peak value, severity, message, advice, details). One
+    update it (last seen, last and peak value, severity, and — unless ``update_context`` is
+    False, as for the engine's periodic updates — message, advice, details). One
     statement on the partial unique index, so concurrent writers never make two. Returns the
     alarm and whether it was raised now (True) or was already there (False)."""
     if device_kind not in DEVICE_KINDS:
@@ -65,18 +67,18 @@ def raise_or_update(
     )  # fmt: skip
     new = stmt.excluded
     extreme = func.greatest if peak == "max" else func.least  # both ignore NULLs
+    changes: dict[str, Any] = {
+        "last_seen_at": func.greatest(alarm.c.last_seen_at, new.last_seen_at),
+        "last_value": func.coalesce(new.last_value, alarm.c.last_value),
+        "peak_value": extreme(alarm.c.peak_value, new.peak_value),
+        "severity": new.severity,
+    }
+    if update_context:
+        changes |= {"message": new.message, "advice": new.advice, "details": new.details}
     stmt = stmt.on_conflict_do_update(
         index_elements=[alarm.c.device_kind, alarm.c.device_id, alarm.c.rule],
         index_where=literal_column(NOT_CLEARED),
-        set_={
-            "last_seen_at": func.greatest(alarm.c.last_seen_at, new.last_seen_at),
-            "last_value": func.coalesce(new.last_value, alarm.c.last_value),
-            "peak_value": extreme(alarm.c.peak_value, new.peak_value),
-            "severity": new.severity,
-            "message": new.message,
-            "advice": new.advice,
-            "details": new.details,
-        },
+        set_=changes,
     )
     row = conn.execute(stmt.returning(*alarm.c, literal_column("(xmax = 0)").label("raised"))).one()
     return _out(row, at), bool(row.raised)

@@ -17,10 +17,13 @@ from sqlalchemy import (
     Float,
     Identity,
     Index,
+    Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -32,6 +35,7 @@ SEVERITIES = ("critical", "major", "minor", "warning")  # most severe first
 STATES = ("active", "acknowledged", "cleared")
 DEVICE_KINDS = ("terminal", "transformer", "meter")
 NOT_CLEARED = "state <> 'cleared'"
+THRESHOLD_LEVELS = ("org_unit", "transformer")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -82,4 +86,35 @@ alarm = Table(
     Index("ix_alarm_started_at", "started_at"),
     Index("ix_alarm_state_started_at", "state", "started_at"),
     Index("ix_alarm_device", "device_kind", "device_id", "started_at"),
+)
+
+# Per device and rule: how many intervals in a row the condition held (``breach_n``) or the
+# value stayed inside the clear band (``ok_n``), the newest interval counted (readings older
+# than it are replays and ignored) and the previous value (for the frozen-value rule).
+rule_state = Table(
+    "rule_state",
+    metadata,
+    Column("device_kind", String(16), nullable=False),
+    Column("device_id", BigInteger, nullable=False),
+    Column("rule", String(64), nullable=False),
+    _ts("last_ts", nullable=False),
+    Column("breach_n", Integer, nullable=False, server_default="0"),
+    Column("ok_n", Integer, nullable=False, server_default="0"),
+    Column("prev_value", Float, nullable=True),
+    PrimaryKeyConstraint("device_kind", "device_id", "rule"),
+)
+
+# Threshold overrides: system default (the rule catalogue) → org unit → transformer.
+threshold = Table(
+    "threshold",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("rule", String(64), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("target_id", BigInteger, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("updated_by", String(64), nullable=True),
+    _ts("updated_at", nullable=False),
+    CheckConstraint(_in("level", THRESHOLD_LEVELS), name="threshold_level_allowed"),
+    UniqueConstraint("rule", "level", "target_id", name="uq_threshold_rule_level_target"),
 )

@@ -77,6 +77,7 @@ def create_app(
     if pipeline is None:
         pipeline = telemetry.Pipeline.from_settings(engine, settings)
         pipeline.hooks.append(terminal.ack_hook)
+        pipeline.hooks.append(alarms.AlarmEngine(timezone=settings.timezone))
     app.state.pipeline = pipeline
     # A change of a terminal's station area (any route, the console) queues a meter-list sync.
     archives.on_relation_change(terminal.push_on_relation_change)

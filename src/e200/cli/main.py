@@ -85,6 +85,7 @@ def up(
                 console.print(f"Demo grid loaded: {written} assets.")
         from e200.cli.runtime import (
             Totals,
+            alarm_timer_thread,
             demo_thread,
             dispatch_thread,
             ingest_thread,
@@ -96,6 +97,7 @@ def up(
         ingest_thread(pipeline, ["memory"], stop, Totals())
         dispatch_thread(database.engine, "memory://commands", stop)
         maintenance_thread(database.engine, settings, stop)
+        alarm_timer_thread(database.engine, settings, stop)
         if settings.load_demo_grid and settings.demo_live:
             # Simulated history for a new demo archive, then live data, in the background.
             demo_thread(database.engine, settings, stop, settings.demo_history_days if written
@@ -132,6 +134,7 @@ def ingest(
     are committed only after a batch is stored)."""
     from e200.cli.runtime import (
         Totals,
+        alarm_timer_thread,
         dispatch_thread,
         ingest_thread,
         maintenance_thread,
@@ -150,6 +153,7 @@ def ingest(
         pipeline = make_pipeline(database.engine, settings)
         thread = ingest_thread(pipeline, list(source), stop, totals, batch_size=batch_size)
         maintenance_thread(database.engine, settings, stop)
+        alarm_timer_thread(database.engine, settings, stop)
         if commands:
             dispatch_thread(database.engine, commands, stop)
         console.print(f"Ingesting from {', '.join(source)}. Ctrl-C stops.")

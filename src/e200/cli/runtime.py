@@ -1,5 +1,5 @@
-"""Long-running loops of the `e200` command: ingest from sources, dispatch downlink commands,
-hourly maintenance."""
+"""Long-running loops of the `e200` command: ingest from sources (with the alarm engine),
+dispatch downlink commands, the offline-alarm timer, hourly maintenance."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
-from e200 import terminal
+from e200 import alarms, terminal
 from e200.bus import Sink, open_sink, open_source
 from e200.config import Settings
 from e200.telemetry import BatchResult, Pipeline, create_partitions_ahead, run_sources
@@ -22,6 +22,7 @@ log = structlog.get_logger(__name__)
 def make_pipeline(engine: Engine, settings: Settings) -> Pipeline:
     pipeline = Pipeline.from_settings(engine, settings)
     pipeline.hooks.append(terminal.ack_hook)
+    pipeline.hooks.append(alarms.AlarmEngine(timezone=settings.timezone))
     return pipeline
 
 
@@ -124,6 +125,27 @@ def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
                 log.exception("demo simulator stopped by an error")
 
     thread = threading.Thread(target=loop, name="e200-demo-sim", daemon=True)
+    thread.start()
+    return thread
+
+
+def alarm_timer_thread(engine: Engine, settings: Settings, stop: threading.Event,
+                       period_s: float = 30.0) -> threading.Thread:  # fmt: skip
+    """Every ``period_s``: raise ``terminal_offline`` for terminals silent for k × their
+    reporting interval — without waiting for their next message."""
+    alarm_engine = alarms.AlarmEngine(timezone=settings.timezone)
+
+    def loop() -> None:
+        while not stop.wait(period_s):
+            try:
+                with engine.begin() as conn:
+                    raised = alarm_engine.check_offline(conn)
+                if raised:
+                    log.info("terminals offline", raised=raised)
+            except Exception:
+                log.exception("offline check failed; retrying next period")
+
+    thread = threading.Thread(target=loop, name="e200-alarm-timer", daemon=True)
     thread.start()
     return thread
 

@@ -1,0 +1,344 @@
+"""The alarm engine: evaluates the rule catalogue on every stored batch (an ingest pipeline hook)
+and terminal silence on a timer.
+
+Per batch, inside the batch's transaction:
+
+1. the transformers of the batch's interval readings, their ratings and org units, and their
+   effective thresholds — one query each;
+2. the evaluation state of every (transformer, rule) — ``alarms.rule_state``, locked in a fixed
+   order (``SELECT … FOR UPDATE``), so two ingest processes that get readings of the same
+   transformer evaluate one after the other and a replayed reading (``ts`` not newer than the
+   last counted) is ignored;
+3. the readings of each transformer in time order through every rule: consecutive breaching
+   intervals raise once ``duration`` is reached; an open alarm is updated (peak, last value,
+   last seen) once per batch and cleared after ``clear_duration`` intervals inside the clear
+   band. Raising goes through ``raise_or_update`` (``INSERT … ON CONFLICT`` on the partial
+   unique index), so there is never a second open alarm of a rule on a device.
+
+Terminals seen in the batch have their silence timer reset and their offline alarm cleared;
+``check_offline`` (a timer, see ``e200.cli.runtime``) raises ``terminal_offline`` for
+terminals silent longer than k × their reporting interval, without waiting for a message.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert
+
+from e200 import archives, telemetry
+from e200.alarms import service
+from e200.alarms.catalog import OFFLINE, READING_RULES, Reading, RuleSpec, unbalance_pct
+from e200.alarms.tables import alarm, rule_state
+from e200.alarms.thresholds import effective_for
+from e200.kernel import utc_now
+from e200.telemetry import Validated
+
+log = structlog.get_logger(__name__)
+
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+LINK_WINDOW = timedelta(hours=6)
+DT_COLUMNS = ("rated_kva", "secondary_rated_v", "phases", "no_load_loss_kw", "load_loss_kw")
+# Validated.dt_rows are tuples in the column order of telemetry.dt_reading.
+DT_ROW_COLUMNS = tuple(c.name for c in telemetry.metadata.tables["telemetry.dt_reading"].c)
+_COL = {name: k for k, name in enumerate(DT_ROW_COLUMNS)}
+_KEYS = ("transformer_id", "ts", "interval_min", "terminal_id", "received_at")
+_QUANTITIES = [c for c in DT_ROW_COLUMNS if c not in _KEYS]
+
+
+@dataclass
+class _State:
+    last_ts: datetime
+    breach_n: int = 0
+    ok_n: int = 0
+    prev_value: float | None = None
+    dirty: bool = False
+
+
+@dataclass
+class _Open:
+    """An open alarm's changes in this batch, written once at the end (or before a clear)."""
+
+    peak: float | None = None
+    last: float | None = None
+    last_ts: datetime | None = None
+    raised: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _rating(cols: dict[str, Any]) -> dict[str, float | None]:
+    kva, v2, phases = cols["rated_kva"], cols["secondary_rated_v"], cols["phases"] or 3
+    v_phase = v2 if phases == 1 else v2 / 3**0.5
+    return {"s_rated": kva, "v_phase": v_phase, "i_rated": kva * 1000 / (v_phase * phases),
+            "no_load_loss_kw": cols["no_load_loss_kw"],
+            "load_loss_kw": cols["load_loss_kw"]}  # fmt: skip
+
+
+def readings_link(asset_number: str, at: datetime, quantities: tuple[str, ...]) -> str:
+    """URL of the device's readings around ``at`` (± 6 h) for the given quantities."""
+    query = urlencode({"from": (at - LINK_WINDOW).isoformat(), "to": (at + LINK_WINDOW).isoformat(),
+                       "quantities": ",".join(quantities)})  # fmt: skip
+    return f"/api/v1/devices/{asset_number}/readings?{query}"
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    return "—" if value is None else f"{value:.2f} {unit}".rstrip()
+
+
+class AlarmEngine:
+    """The rule catalogue's evaluator: install as ``pipeline.hooks.append(engine)``."""
+
+    def __init__(self, *, timezone: str = "UTC", rules: tuple[RuleSpec, ...] = READING_RULES):
+        self.tz = ZoneInfo(timezone)
+        self.rules = rules
+
+    # -- advice --------------------------------------------------------------------------------
+
+    def advice(self, spec: RuleSpec, asset: str, reading: Reading | None,
+               at: datetime) -> dict[str, Any]:  # fmt: skip
+        """The rule's causes and checks, with what the context at ``at`` suggests first."""
+        context: list[str] = []
+        if reading is not None:
+            hour = reading.ts.astimezone(self.tz).hour
+            unbalance = unbalance_pct(reading)
+            p = reading.get("p_kw")
+            if spec.key in ("overload", "severe_overload", "heavy_load", "transformer_loss_high"):
+                if 17 <= hour <= 22 and unbalance is not None and unbalance > 15:
+                    context.append(f"evening peak with {unbalance:.0f} % current unbalance: "
+                                   "rebalance phases before replacing the transformer")  # fmt: skip
+                elif 17 <= hour <= 22:
+                    context.append("evening peak load: check for new large loads and plan "
+                                   "load transfer or a larger unit")  # fmt: skip
+            if spec.key == "over_voltage" and p is not None and p < 0 and 9 <= hour <= 16:
+                context.append("midday with reverse power: PV export raises the voltage; "
+                               "check the tap position and PV inverter settings")  # fmt: skip
+            if spec.key == "under_voltage":
+                load = reading.values.get("s_kva")
+                rated = reading.rating.get("s_rated")
+                if load is not None and rated and load / rated > 0.8:
+                    context.append("high loading at the same time: the load drags the voltage "
+                                   "down (check tap position and phase balance)")  # fmt: skip
+                elif 17 <= hour <= 22:
+                    context.append("evening: load-driven under-voltage is likely")
+            if spec.key == "reverse_power" and not 7 <= hour <= 18:
+                context.append("reverse power at night: PV cannot explain it; check CT wiring")
+            if spec.key == "oil_over_temperature":
+                load = reading.values.get("s_kva")
+                rated = reading.rating.get("s_rated")
+                if load is not None and rated and load / rated > 1.0:
+                    context.append("the transformer is overloaded: the heat comes from load")
+        return {
+            "causes": list(spec.advice.causes),
+            "checks": list(spec.advice.checks),
+            "context": context,
+            "links": {"readings": readings_link(asset, at, spec.curves)},
+        }
+
+    # -- readings ------------------------------------------------------------------------------
+
+    def __call__(self, conn: Connection, batch: Validated) -> None:
+        if batch.dt_rows:
+            self.evaluate(conn, batch.dt_rows)
+        if batch.seen_terminals:
+            self.terminals_seen(conn, batch.seen_terminals)
+
+    def evaluate(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        by_dev: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in rows:
+            by_dev[row[_COL["transformer_id"]]].append(row)
+        ids = sorted(by_dev)
+        facts = archives.device_facts(conn, "transformer", ids, DT_COLUMNS)
+        overrides = effective_for(conn, facts.values())
+        keys = [r.key for r in self.rules]
+        states = self._lock_states(conn, "transformer", ids, keys)
+        open_ = {(r.device_id, r.rule) for r in conn.execute(
+            select(alarm.c.device_id, alarm.c.rule).where(
+                alarm.c.device_kind == "transformer", alarm.c.device_id.in_(ids),
+                alarm.c.state != "cleared"))}  # fmt: skip
+        for dev in ids:
+            f = facts.get(dev)
+            if f is None:
+                continue
+            rating = _rating(f.columns)
+            eff = overrides.get(dev, {})
+            readings = [Reading(ts=r[_COL["ts"]], interval_min=r[_COL["interval_min"]],
+                                values={q: r[_COL[q]] for q in _QUANTITIES}, rating=rating)
+                        for r in sorted(by_dev[dev], key=lambda r: r[_COL["ts"]])]  # fmt: skip
+            for spec in self.rules:
+                threshold = eff[spec.key][0] if spec.key in eff else spec.threshold
+                self._run(conn, f, spec, threshold, readings, states[(dev, spec.key)],
+                          (dev, spec.key) in open_)  # fmt: skip
+        self._save_states(conn, "transformer", states)
+
+    def _run(self, conn: Connection, f: archives.DeviceFacts, spec: RuleSpec, threshold: float,
+             readings: list[Reading], st: _State, is_open: bool) -> None:  # fmt: skip
+        pending: _Open | None = _Open() if is_open else None
+        for r in readings:
+            if r.ts <= st.last_ts:
+                continue  # a replay or a late reading: counted already, or out of order
+            st.last_ts, st.dirty = r.ts, True
+            raw = spec.value_fn(r)
+            value = None if raw is None else round(raw, 4)
+            if spec.condition == "frozen":
+                breach = value is not None and st.prev_value is not None and value == st.prev_value
+                st.prev_value = value
+                st.breach_n = st.breach_n + 1 if breach else 0
+                st.ok_n = 0 if breach else st.ok_n + 1
+                due = st.breach_n >= threshold
+            else:
+                breach = value is not None and spec.breached(value, threshold)
+                if breach:
+                    st.breach_n, st.ok_n = st.breach_n + 1, 0
+                else:
+                    st.breach_n = 0
+                    st.ok_n = st.ok_n + 1 if spec.inside_band(value, threshold) else 0
+                due = st.breach_n >= spec.duration
+            if pending is None:
+                if not due:
+                    continue
+                n = st.breach_n if spec.condition != "frozen" else st.breach_n + 1
+                started = r.ts - timedelta(minutes=r.interval_min * (n - 1))
+                service.raise_or_update(
+                    conn, device_kind=spec.device_kind, device_id=f.id,
+                    asset_number=f.asset_number, rule=spec.key, severity=spec.severity,
+                    message=self._message(spec, f.asset_number, value, threshold),
+                    advice=self.advice(spec, f.asset_number, r, started),
+                    details={"threshold": threshold, "unit": spec.unit, "value": spec.value,
+                             "duration_intervals": spec.duration},
+                    value=value, peak=spec.peak, at=started,
+                )  # fmt: skip
+                pending = _Open(peak=value, last=value, last_ts=r.ts)
+                continue
+            if value is not None:
+                pending.last, pending.last_ts = value, r.ts
+                if pending.peak is None or (value > pending.peak if spec.peak == "max"
+                                            else value < pending.peak):  # fmt: skip
+                    pending.peak = value
+            elif pending.last_ts is None or r.ts > pending.last_ts:
+                pending.last_ts = r.ts
+            if st.ok_n >= spec.clear_duration:
+                self._flush(conn, f, spec, pending)
+                service.clear(conn, device_kind=spec.device_kind, device_id=f.id,
+                              rule=spec.key, at=r.ts, value=value)  # fmt: skip
+                pending = None
+        if pending is not None:
+            self._flush(conn, f, spec, pending)
+
+    def _flush(self, conn: Connection, f: archives.DeviceFacts, spec: RuleSpec,
+               pending: _Open) -> None:  # fmt: skip
+        if pending.last_ts is None:
+            return
+        common: dict[str, Any] = {
+            "device_kind": spec.device_kind, "device_id": f.id, "asset_number": f.asset_number,
+            "rule": spec.key, "severity": spec.severity, "message": "", "advice": None,
+            "details": None, "peak": spec.peak, "at": pending.last_ts,
+            "update_context": False,
+        }  # fmt: skip
+        if pending.peak is not None and pending.peak != pending.last:
+            service.raise_or_update(conn, value=pending.peak, **common)
+        service.raise_or_update(conn, value=pending.last, **common)
+
+    def _message(self, spec: RuleSpec, asset: str, value: float | None, threshold: float) -> str:
+        op = {"above": ">", "below": "<", "frozen": "frozen ≥", "silent": "silent ≥"}
+        return (f"{spec.label} at {asset}: {spec.value} {_fmt(value, spec.unit)} "
+                f"({op[spec.condition]} {_fmt(threshold, spec.unit)})")  # fmt: skip
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _lock_states(self, conn: Connection, kind: str, ids: list[int],
+                     keys: list[str]) -> dict[tuple[int, str], _State]:  # fmt: skip
+        wanted = [{"device_kind": kind, "device_id": i, "rule": k, "last_ts": NEVER}
+                  for i in ids for k in sorted(keys)]  # fmt: skip
+        conn.execute(insert(rule_state).values(wanted).on_conflict_do_nothing())
+        rows = conn.execute(
+            select(rule_state)
+            .where(rule_state.c.device_kind == kind, rule_state.c.device_id.in_(ids),
+                   rule_state.c.rule.in_(keys))
+            .order_by(rule_state.c.device_id, rule_state.c.rule)
+            .with_for_update()
+        )  # fmt: skip
+        return {(r.device_id, r.rule): _State(r.last_ts, r.breach_n, r.ok_n, r.prev_value)
+                for r in rows}  # fmt: skip
+
+    def _save_states(
+        self, conn: Connection, kind: str, states: dict[tuple[int, str], _State]
+    ) -> None:
+        changed = [{"device_kind": kind, "device_id": d, "rule": k, "last_ts": s.last_ts,
+                    "breach_n": s.breach_n, "ok_n": s.ok_n, "prev_value": s.prev_value}
+                   for (d, k), s in states.items() if s.dirty]  # fmt: skip
+        if not changed:
+            return
+        stmt = insert(rule_state).values(changed)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[rule_state.c.device_kind, rule_state.c.device_id, rule_state.c.rule],
+            set_={c: stmt.excluded[c] for c in ("last_ts", "breach_n", "ok_n", "prev_value")},
+        ))  # fmt: skip
+
+    # -- terminal silence ----------------------------------------------------------------------
+
+    def terminals_seen(self, conn: Connection, seen: dict[int, datetime]) -> None:
+        """Reset the silence timer of terminals that reported; clear their offline alarm."""
+        ids = sorted(seen)
+        rows = [{"device_kind": "terminal", "device_id": t, "rule": OFFLINE.key,
+                 "last_ts": seen[t]} for t in ids]  # fmt: skip
+        stmt = insert(rule_state).values(rows)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[rule_state.c.device_kind, rule_state.c.device_id, rule_state.c.rule],
+            set_={"last_ts": stmt.excluded.last_ts},
+            where=rule_state.c.last_ts < stmt.excluded.last_ts,
+        ))  # fmt: skip
+        offline = conn.execute(
+            select(alarm.c.device_id).where(alarm.c.device_kind == "terminal",
+                                            alarm.c.rule == OFFLINE.key,
+                                            alarm.c.device_id.in_(ids), alarm.c.state != "cleared")
+        ).scalars().all()  # fmt: skip
+        for t in offline:
+            service.clear(conn, device_kind="terminal", device_id=t, rule=OFFLINE.key, at=seen[t])
+
+    def check_offline(self, conn: Connection, now: datetime | None = None) -> int:
+        """Raise ``terminal_offline`` for in-service terminals silent for k × their reporting
+        interval (k: the rule's effective threshold); started at the moment they became
+        overdue. Returns how many alarms were raised."""
+        now = now or utc_now()
+        rows = conn.execute(
+            select(rule_state.c.device_id, rule_state.c.last_ts)
+            .where(rule_state.c.device_kind == "terminal", rule_state.c.rule == OFFLINE.key)
+            .order_by(rule_state.c.device_id)
+            .with_for_update(skip_locked=True)  # a terminal being seen right now is not silent
+        ).all()  # fmt: skip
+        if not rows:
+            return 0
+        last = {r.device_id: r.last_ts for r in rows}
+        facts = archives.device_facts(conn, "terminal", sorted(last),
+                                      ("reporting_interval_min", "status"))  # fmt: skip
+        overrides = effective_for(conn, facts.values(), transformer_level=False)
+        raised = 0
+        for tid, f in facts.items():
+            if f.columns["status"] != "in_service":
+                continue
+            k = overrides.get(tid, {}).get(OFFLINE.key, (OFFLINE.threshold, "default", None))[0]
+            interval = timedelta(minutes=f.columns["reporting_interval_min"])
+            silent = now - last[tid]
+            if silent < k * interval:
+                continue
+            silent_n = silent / interval
+            overdue = last[tid] + k * interval
+            _, new = service.raise_or_update(
+                conn, device_kind="terminal", device_id=tid, asset_number=f.asset_number,
+                rule=OFFLINE.key, severity=OFFLINE.severity,
+                message=f"{OFFLINE.label}: {f.asset_number} silent since "
+                        f"{last[tid].isoformat()} ({silent_n:.1f} intervals, limit {k:g})",
+                advice=self.advice(OFFLINE, f.asset_number, None, last[tid]),
+                details={"threshold": k, "unit": OFFLINE.unit, "last_report": last[tid].isoformat(),
+                         "interval_min": f.columns["reporting_interval_min"]},
+                value=silent_n, at=overdue, update_context=False,
+            )  # fmt: skip
+            raised += int(new)
+        return raised
