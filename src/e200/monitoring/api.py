@@ -70,11 +70,13 @@ def voltage_insights(
     month: Annotated[str | None, Query(description="YYYY-MM, local calendar (default: now)")]
     = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ranking: Annotated[str, Query(description="month (default): breaches in the month; "
+                                              "history: anywhere in the 182 days")] = "month",
 ) -> InsightPage:  # fmt: skip
     """Transformers with voltage out of limits in the month, worst first: trend class
     (long-term / seasonal / episodic / recurring), likely cause and the evidence."""
     return service.voltage_insights(conn, scope, org_unit=org_unit, month=month, tz=_tz(request),
-                                    limit=limit)  # fmt: skip
+                                    limit=limit, ranking=ranking)  # fmt: skip
 
 
 @router.get("/voltage-qualification", dependencies=[requires(Permission.VIEW_DATA)],

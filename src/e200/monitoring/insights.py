@@ -169,7 +169,7 @@ def classify(days: Sequence[DayCounts], rules: TrendRules = TrendRules()) -> Ins
                 tot["reverse"] >= rules.cause_share * tot["n_over"]
             )
             cause = "pv" if pv else None
-        else:
+        elif trend != "episodic":  # a short run of under-voltage is an event, not the load
             load = tot["evening"] >= rules.cause_share * tot["n_under"]
             cause = "load" if load else None
         if cause is None:

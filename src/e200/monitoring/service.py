@@ -246,10 +246,14 @@ def _days(conn: Connection, sites: list[archives.TransformerSite], start: dateti
 
 
 def voltage_insights(conn: Connection, scope: Scope, *, org_unit: str | None, month: str | None,
-                     tz: str, limit: int = 50, rules: TrendRules = TrendRules(),
-                     limits: VoltageLimits = LIMITS) -> InsightPage:  # fmt: skip
-    """Transformers with voltage out of limits in ``month``, worst first, each classified on
-    the history up to the month's end, with the evidence."""
+                     tz: str, limit: int = 50, ranking: str = "month",
+                     rules: TrendRules = TrendRules(), limits: VoltageLimits = LIMITS
+                     ) -> InsightPage:  # fmt: skip
+    """Transformers with voltage out of limits in ``month`` (``ranking="history"``: anywhere in
+    the history window), worst first, each classified on the history up to the month's end,
+    with the evidence."""
+    if ranking not in ("month", "history"):
+        raise InvalidInputError("ranking: month | history", field="ranking")
     month, m_start, m_end = month_bounds(month, tz)
     h_start = m_end - timedelta(days=HISTORY_DAYS)
     sites = archives.transformer_sites(conn, scope, org_unit_code=org_unit)
@@ -261,7 +265,7 @@ def voltage_insights(conn: Connection, scope: Scope, *, org_unit: str | None, mo
         in_month = [d for d in days if d.day >= m_first]
         n = sum(d.n for d in in_month)
         n_out = sum(d.n_out for d in in_month)
-        if not n_out:
+        if not n_out and not (ranking == "history" and any(d.n_out for d in days)):
             continue
         ins = classify(days, rules)
         worst = ins.worst_day
@@ -283,7 +287,8 @@ def voltage_insights(conn: Connection, scope: Scope, *, org_unit: str | None, mo
             v_min_v=min((d.v_min for d in days if d.v_min is not None), default=None),
             v_max_v=max((d.v_max for d in days if d.v_max is not None), default=None),
             worst_day=worst.isoformat() if worst else None, evidence_curve=curve))  # fmt: skip
-    items.sort(key=lambda i: (-i.month_out_pct, i.asset_number))
+    order_by = "history_out_pct" if ranking == "history" else "month_out_pct"
+    items.sort(key=lambda i: (-float(getattr(i, order_by)), i.asset_number))
     return InsightPage(
         month=month, history_from=h_start, history_to=m_end,
         limits={"over_pct": limits.over * 100, "under_pct": limits.under * 100,

@@ -54,6 +54,13 @@ class FaultConfig:
     low_voltage_ends: int = 1
     undersized_transformers: int = 1
     sags: int = 2
+    high_taps: int = 0
+    """Transformers whose off-load tap is set too high for the whole period (long-term
+    over-voltage at the transformer; 0 in the default preset)."""
+    seasonal_overvoltages: int = 0
+    """Transformers with midday over-voltage for ``seasonal_days`` of the period (PV season;
+    0 in the default preset)."""
+    seasonal_days: float = 28.0
     overloads: int = 1
     frequency_excursions: int = 1
     harmonics: int = 1
@@ -250,6 +257,8 @@ class AreaFaults:
     overloads: list[tuple[datetime, datetime, float]] = field(default_factory=list)
     sags: list[tuple[datetime, datetime, float]] = field(default_factory=list)
     harmonics: list[tuple[datetime, datetime, float]] = field(default_factory=list)
+    # (start, end, voltage factor, midday only): tap too high, seasonal midday over-voltage
+    voltage_shifts: list[tuple[datetime, datetime, float, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -445,6 +454,20 @@ def plan_faults(
                 {"thd_v_added_pct": extra},
             )
         )
+    if config.high_taps or config.seasonal_overvoltages:
+        sagged = {i for i, af in areas.items() if af.sags}
+        free = [i for i in area_ids if i not in sagged]
+        chosen = rng.sample(free, min(config.high_taps + config.seasonal_overvoltages, len(free)))
+        for n, i in enumerate(chosen):
+            trafo = grid.areas[i].transformer.asset_number
+            if n < config.high_taps:
+                areas[i].voltage_shifts.append((start, end, 1.075, False))
+                truth.append(Fault("voltage_high_tap", trafo, None, None, {"u_factor": 1.075}))
+                continue
+            t0, t1 = when(config.seasonal_days * 86_400.0, config.seasonal_days * 86_400.0)
+            areas[i].voltage_shifts.append((t0, t1, 1.075, True))
+            truth.append(Fault("voltage_seasonal_high", trafo, t0, t1,
+                               {"u_factor": 1.075, "hours": "10-16 solar time"}))  # fmt: skip
     freq: list[tuple[datetime, datetime, float]] = []
     for _ in range(config.frequency_excursions):
         t0, t1 = when(40 * 60.0, 15 * 60.0)

@@ -147,6 +147,12 @@ class Simulator:
         for t0, t1, depth in af.sags:
             frac = np.array([_overlap(t0, t1, e - step, e) for e in ends]) / step.total_seconds()
             u_ref = u_ref * (1 - (1 - depth) * frac)
+        for t0, t1, factor, midday in af.voltage_shifts:
+            frac = np.array([_overlap(t0, t1, e - step, e) for e in ends]) / step.total_seconds()
+            if midday:  # 10:00-16:00 solar time at the transformer
+                solar = np.array([(e.hour + e.minute / 60 + t.lon / 15) % 24 for e in ends])
+                frac = frac * ((solar > 10) & (solar <= 16))
+            u_ref = u_ref * (1 + (factor - 1) * frac)
         model = self._models.get(area.index)
         if model is None:
             model = self._models[area.index] = physics.build_model(area)
