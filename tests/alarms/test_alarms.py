@@ -4,6 +4,7 @@ and paging, and the caller's scope deciding what is visible."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from typing import Any
@@ -184,3 +185,51 @@ def test_the_devices_org_unit_decides_who_sees_an_alarm(client: TestClient) -> N
     assert client.get(f"/api/v1/alarms/{theirs.id}", headers=headers).status_code == 200
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(text("alarms.alarm"))).scalar() == 2
+
+
+def test_changes_are_announced_at_commit_and_bulk_acknowledge_reports_each_id(
+    client: TestClient,
+) -> None:
+    """Open consoles learn of a raise, an acknowledgement and a clear through PostgreSQL
+    NOTIFY — only once the transaction commits (a rolled-back raise is never announced)."""
+    engine = engine_of(client)
+    build_areas(engine)
+    listener = engine.raw_connection()
+    listener.driver_connection.autocommit = True  # type: ignore[union-attr]
+    listener.driver_connection.execute(f"LISTEN {alarms.CHANNEL}")  # type: ignore[union-attr]
+
+    def heard() -> list[dict[str, Any]]:
+        pg = listener.driver_connection
+        return [json.loads(n.payload) for n in pg.notifies(timeout=0.5, stop_after=20)]  # type: ignore[union-attr]
+
+    with engine.connect() as conn:  # rolled back: nothing announced
+        alarms.raise_or_update(conn, device_kind="transformer", device_id=_ids(engine)["T3"],
+                               asset_number="T3", rule="overload", severity="major",
+                               message="never committed")  # fmt: skip
+        conn.rollback()
+    assert heard() == []
+    first, _ = _raise(engine, "transformer", "T1", value=120.0)
+    second, _ = _raise(engine, "transformer", "T3", rule="over_voltage")
+    _raise(engine, "transformer", "T1", value=125.0)  # an update is not news
+    events = heard()
+    assert [(e["event"], e["id"], e["asset_number"]) for e in events] == [
+        ("raised", first.id, "T1"), ("raised", second.id, "T3")]  # fmt: skip
+
+    counts = client.get("/api/v1/alarms/counts", params={"state": "active"}).json()
+    assert counts["by_rule"] == {"overload": 1, "over_voltage": 1} and counts["total"] == 2
+    bulk = {"ids": [first.id, second.id, 999_999], "comment": "crew sent"}
+    answer = client.post("/api/v1/alarms/acknowledge", json=bulk)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"acknowledged": [first.id, second.id], "already": [],
+                             "not_found": [999_999]}  # fmt: skip
+    again = client.post("/api/v1/alarms/acknowledge", json={"ids": [first.id]}).json()
+    assert again["already"] == [first.id]
+    assert {(e["event"], e["id"]) for e in heard()} == {("acknowledged", first.id),
+                                                         ("acknowledged", second.id)}  # fmt: skip
+    counts = client.get("/api/v1/alarms/counts").json()
+    assert counts["by_state"] == {"acknowledged": 2}
+    with engine.begin() as conn:
+        alarms.clear(conn, device_kind="transformer", device_id=_ids(engine)["T1"],
+                     rule="overload")  # fmt: skip
+    assert [(e["event"], e["state"]) for e in heard()] == [("cleared", "cleared")]
+    listener.close()

@@ -13,6 +13,7 @@ from e200.alarms.engine import AlarmEngine
 from e200.alarms.model import (
     AcknowledgeIn,
     Advice,
+    AlarmCounts,
     AlarmOut,
     AlarmPage,
     AlarmRule,
@@ -21,8 +22,12 @@ from e200.alarms.model import (
     State,
 )
 from e200.alarms.service import (
+    CHANNEL,
     acknowledge,
+    acknowledge_many,
+    active_by_device,
     clear,
+    counts,
     get,
     list_alarms,
     open_alarm,
@@ -32,12 +37,14 @@ from e200.alarms.tables import SEVERITIES, STATES, metadata
 from e200.alarms.thresholds import EffectiveThreshold, ThresholdIn
 
 __all__ = [
+    "CHANNEL",
     "RULES",
     "RULES_BY_KEY",
     "SEVERITIES",
     "STATES",
     "AcknowledgeIn",
     "Advice",
+    "AlarmCounts",
     "AlarmEngine",
     "AlarmOut",
     "AlarmPage",
@@ -50,7 +57,10 @@ __all__ = [
     "State",
     "ThresholdIn",
     "acknowledge",
+    "acknowledge_many",
+    "active_by_device",
     "clear",
+    "counts",
     "get",
     "list_alarms",
     "metadata",

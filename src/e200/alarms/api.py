@@ -10,7 +10,14 @@ from pydantic import BaseModel
 
 from e200.alarms import service, thresholds
 from e200.alarms.catalog import RULES
-from e200.alarms.model import AcknowledgeIn, AlarmOut, AlarmPage
+from e200.alarms.model import (
+    AcknowledgeIn,
+    AlarmCounts,
+    AlarmOut,
+    AlarmPage,
+    BulkAcknowledgeIn,
+    BulkAcknowledgeOut,
+)
 from e200.alarms.thresholds import EffectiveThreshold, Level, ThresholdIn
 from e200.db.web import ConnDep, PrincipalDep, ScopeDep, requires
 from e200.kernel import Permission
@@ -38,6 +45,36 @@ def list_alarms(
         conn, scope, state=state, severity=severity, rule=rule, device=device,
         org_unit=org_unit, since=since, until=until, limit=limit, offset=offset,
     )  # fmt: skip
+
+
+@router.get("/alarms/counts", dependencies=[requires(Permission.VIEW_DATA)],
+            response_model=AlarmCounts)  # fmt: skip
+def alarm_counts(
+    conn: ConnDep, scope: ScopeDep,
+    state: Annotated[str | None, Query(description="active, acknowledged, cleared")] = None,
+    severity: Annotated[str | None, Query(description="critical, major, minor, warning")] = None,
+    rule: Annotated[str | None, Query()] = None,
+    device: Annotated[str | None, Query()] = None,
+    org_unit: Annotated[str | None, Query()] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+) -> AlarmCounts:  # fmt: skip
+    """How many alarms match (same filters as the list), by rule, severity and state."""
+    return service.counts(conn, scope, state=state, severity=severity, rule=rule, device=device,
+                          org_unit=org_unit, since=since, until=until)  # fmt: skip
+
+
+@router.post("/alarms/acknowledge", dependencies=[requires(Permission.ACKNOWLEDGE_ALARMS)],
+             response_model=BulkAcknowledgeOut)  # fmt: skip
+def acknowledge_alarms(data: BulkAcknowledgeIn, conn: ConnDep, principal: PrincipalDep,
+                       request: Request) -> BulkAcknowledgeOut:  # fmt: skip
+    """Acknowledge several alarms with one comment; each id is reported as acknowledged,
+    already acknowledged or not found."""
+    out = service.acknowledge_many(conn, data.ids, principal.username, data.comment,
+                                   principal.scope)  # fmt: skip
+    request.state.audit_detail = {"comment": data.comment, "acknowledged": out.acknowledged,
+                                  "already": out.already, "not_found": out.not_found}  # fmt: skip
+    return out
 
 
 @router.get(

@@ -74,3 +74,23 @@ class AcknowledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class AlarmCounts(BaseModel):
+    total: int
+    by_rule: dict[str, int]
+    by_severity: dict[str, int]
+    by_state: dict[str, int]
+
+
+class BulkAcknowledgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    ids: list[int] = Field(min_length=1, max_length=1000)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class BulkAcknowledgeOut(BaseModel):
+    acknowledged: list[int] = Field(description="Acknowledged now")
+    already: list[int] = Field(description="Already acknowledged before (left as they were)")
+    not_found: list[int] = Field(description="No such alarm in your scope")

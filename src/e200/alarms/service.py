@@ -8,6 +8,7 @@ when its device's org unit (now) lies inside it; otherwise it answers 404 like a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -17,11 +18,25 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 
 from e200 import archives
-from e200.alarms.model import AlarmOut, AlarmPage
+from e200.alarms.model import AlarmCounts, AlarmOut, AlarmPage, BulkAcknowledgeOut
 from e200.alarms.tables import DEVICE_KINDS, NOT_CLEARED, SEVERITIES, STATES, alarm
 from e200.kernel import ConflictError, InvalidInputError, NotFoundError, Scope, as_utc, utc_now
 
 MAX_PAGE = 1000
+# PostgreSQL channel on which every raise, clear and acknowledgement is announced (delivered at
+# commit, so listeners never see an alarm that was rolled back). Open consoles listen to it.
+CHANNEL = "e200_alarms"
+
+
+def announce(conn: Connection, event: str, out: AlarmOut) -> None:
+    """Tell listeners (open consoles, integrations) about an alarm's change when ``conn``
+    commits. The payload is small (NOTIFY allows 8,000 bytes): listeners read the rest."""
+    payload = json.dumps({
+        "event": event, "id": out.id, "rule": out.rule, "severity": out.severity,
+        "state": out.state, "device_kind": out.device_kind, "asset_number": out.asset_number,
+        "at": out.last_seen_at.isoformat(),
+    })  # fmt: skip
+    conn.execute(select(func.pg_notify(CHANNEL, payload)))
 
 
 def _out(row: Row[Any], now: datetime) -> AlarmOut:
@@ -81,7 +96,10 @@ def raise_or_update(
         set_=changes,
     )
     row = conn.execute(stmt.returning(*alarm.c, literal_column("(xmax = 0)").label("raised"))).one()
-    return _out(row, at), bool(row.raised)
+    out = _out(row, at)
+    if row.raised:
+        announce(conn, "raised", out)
+    return out, bool(row.raised)
 
 
 def clear(
@@ -103,7 +121,11 @@ def clear(
                 last_value=func.coalesce(value, alarm.c.last_value))
         .returning(*alarm.c)
     ).first()  # fmt: skip
-    return _out(row, at) if row is not None else None
+    if row is None:
+        return None
+    out = _out(row, at)
+    announce(conn, "cleared", out)
+    return out
 
 
 def _visible(scope: Scope) -> ColumnElement[bool]:
@@ -135,7 +157,9 @@ def acknowledge(
     if row is None:
         by = current.acknowledged_by or "someone"
         raise ConflictError(f"alarm {alarm_id}: already acknowledged by {by}", field="id")
-    return _out(row, now)
+    out = _out(row, now)
+    announce(conn, "acknowledged", out)
+    return out
 
 
 def _choices(raw: str | None, allowed: tuple[str, ...], name: str) -> list[str] | None:
@@ -170,6 +194,29 @@ def list_alarms(
         raise InvalidInputError(f"limit: must be between 1 and {MAX_PAGE}", field="limit")
     if offset < 0:
         raise InvalidInputError("offset: must not be negative", field="offset")
+    condition = _filters(conn, scope, state=state, severity=severity, rule=rule, device=device,
+                         org_unit=org_unit, since=since, until=until)  # fmt: skip
+    total = conn.execute(select(func.count()).select_from(alarm).where(condition)).scalar_one()
+    rows = conn.execute(
+        select(alarm).where(condition)
+        .order_by(alarm.c.started_at.desc(), alarm.c.id.desc()).limit(limit).offset(offset)
+    )  # fmt: skip
+    now = utc_now()
+    return AlarmPage(items=[_out(r, now) for r in rows], total=total, limit=limit, offset=offset)
+
+
+def _filters(
+    conn: Connection,
+    scope: Scope,
+    *,
+    state: str | None,
+    severity: str | None,
+    rule: str | None,
+    device: str | None,
+    org_unit: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> ColumnElement[bool]:
     where: list[ColumnElement[bool]] = [_visible(scope)]
     states = _choices(state, STATES, "state")
     if states:
@@ -195,14 +242,68 @@ def list_alarms(
         where.append(or_(alarm.c.cleared_at.is_(None), alarm.c.cleared_at >= since))
     if until is not None:
         where.append(alarm.c.started_at < as_utc(until))
-    condition = and_(*where)
-    total = conn.execute(select(func.count()).select_from(alarm).where(condition)).scalar_one()
+    return and_(*where)
+
+
+def counts(
+    conn: Connection,
+    scope: Scope,
+    *,
+    state: str | None = None,
+    severity: str | None = None,
+    rule: str | None = None,
+    device: str | None = None,
+    org_unit: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AlarmCounts:
+    """How many alarms match the filters, by rule, severity and state (one query)."""
+    condition = _filters(conn, scope, state=state, severity=severity, rule=rule, device=device,
+                         org_unit=org_unit, since=since, until=until)  # fmt: skip
     rows = conn.execute(
-        select(alarm).where(condition)
-        .order_by(alarm.c.started_at.desc(), alarm.c.id.desc()).limit(limit).offset(offset)
+        select(alarm.c.rule, alarm.c.severity, alarm.c.state, func.count().label("n"))
+        .where(condition).group_by(alarm.c.rule, alarm.c.severity, alarm.c.state)
     )  # fmt: skip
-    now = utc_now()
-    return AlarmPage(items=[_out(r, now) for r in rows], total=total, limit=limit, offset=offset)
+    out = AlarmCounts(total=0, by_rule={}, by_severity={}, by_state={})
+    for r in rows:
+        out.total += r.n
+        out.by_rule[r.rule] = out.by_rule.get(r.rule, 0) + r.n
+        out.by_severity[r.severity] = out.by_severity.get(r.severity, 0) + r.n
+        out.by_state[r.state] = out.by_state.get(r.state, 0) + r.n
+    return out
+
+
+def acknowledge_many(
+    conn: Connection, ids: list[int], user: str, comment: str | None, scope: Scope
+) -> BulkAcknowledgeOut:
+    """Acknowledge several alarms at once. Each id gets its own outcome (acknowledged, already
+    acknowledged by someone, or not found — also when out of scope), so nothing is lost and
+    the counts add up to the ids given."""
+    out = BulkAcknowledgeOut(acknowledged=[], already=[], not_found=[])
+    for alarm_id in dict.fromkeys(ids):
+        try:
+            acknowledge(conn, alarm_id, user, comment, scope)
+            out.acknowledged.append(alarm_id)
+        except NotFoundError:
+            out.not_found.append(alarm_id)
+        except ConflictError:
+            out.already.append(alarm_id)
+    return out
+
+
+def active_by_device(conn: Connection, device_kind: str, ids: list[int]) -> dict[int, list[str]]:
+    """The severities of the not-cleared alarms of each device (internal: no scope)."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(alarm.c.device_id, alarm.c.severity)
+        .where(alarm.c.device_kind == device_kind, alarm.c.device_id.in_(ids),
+               alarm.c.state != "cleared")
+    )  # fmt: skip
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        out.setdefault(r.device_id, []).append(r.severity)
+    return out
 
 
 def open_alarm(conn: Connection, device_kind: str, device_id: int, rule: str) -> AlarmOut | None:
