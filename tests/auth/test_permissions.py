@@ -380,6 +380,18 @@ def cases(world: World) -> dict[tuple[str, str], Case]:
         ("GET", "/api/v1/devices/{asset_number}/readings"): Case(
             "/api/v1/devices/T-A/readings", "/api/v1/devices/T-B/readings"
         ),
+        ("GET", "/api/v1/telemetry/curves"): Case(
+            "/api/v1/telemetry/curves?devices=T-A,M-A&step=day",
+            "/api/v1/telemetry/curves?devices=T-A,T-B",
+        ),
+        ("GET", "/api/v1/telemetry/curves/export"): Case(
+            "/api/v1/telemetry/curves/export?devices=T-A&format=xlsx",
+            "/api/v1/telemetry/curves/export?devices=T-B&format=csv",
+        ),
+        ("GET", "/api/v1/telemetry/analysis"): Case(
+            "/api/v1/telemetry/analysis?group_by=feeder",
+            "/api/v1/telemetry/analysis?org_unit=B",
+        ),
         ("GET", "/api/v1/ingest/counters"): Case("/api/v1/ingest/counters"),
         ("GET", "/api/v1/ingest/quarantine/summary"): Case("/api/v1/ingest/quarantine/summary"),
         ("GET", "/api/v1/ingest/quarantine"): Case("/api/v1/ingest/quarantine"),

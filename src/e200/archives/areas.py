@@ -317,3 +317,59 @@ def transformer_sites(
             raise NotFoundError("org unit", org_unit_code, field="org_unit")
         query = query.where(org_unit.c.path.like(unit.path + "%"))
     return [TransformerSite(**row._mapping) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSite:
+    """A meter that is not retired, with what the data-query analysis groups it by at one
+    instant: org unit, transformer, feeder (through the transformer), customer type (its tariff)
+    and the CT × PT multiplier that turns its registers into primary energy."""
+
+    id: int
+    asset_number: str
+    org_unit: str
+    transformer: str | None
+    feeder: str | None
+    customer_type: str | None
+    multiplier: float
+
+
+def meter_sites(
+    conn: Connection,
+    scope: Scope,
+    *,
+    org_unit_code: str | None = None,
+    at: datetime | None = None,
+) -> list[MeterSite]:
+    """Meters in ``scope`` that are not retired (all, or those under an org unit) with their
+    transformer and feeder at ``at`` — one query, ordered by asset number."""
+    at = as_utc(at) if at else utc_now()
+    meter = ASSET_TABLES["meter"]
+    trafo = ASSET_TABLES["transformer"]
+    feeder = ASSET_TABLES["feeder"]
+    org_rel = RELATION_TABLES[KINDS["meter"].org_relation.name]
+    meter_rel = RELATION_TABLES["meter_transformer"]
+    feeder_rel = RELATION_TABLES["transformer_feeder"]
+    query = (
+        select(meter.c.id, meter.c.asset_number, org_unit.c.code.label("org_unit"),
+               trafo.c.asset_number.label("transformer"), feeder.c.asset_number.label("feeder"),
+               meter.c.tariff.label("customer_type"), meter.c.multiplier)
+        .select_from(
+            meter.join(org_rel, and_(org_rel.c.meter_id == meter.c.id, _active(org_rel, at)))
+            .join(org_unit, org_unit.c.id == org_rel.c.org_unit_id)
+            .outerjoin(meter_rel, and_(meter_rel.c.meter_id == meter.c.id,
+                                       _active(meter_rel, at)))
+            .outerjoin(trafo, trafo.c.id == meter_rel.c.transformer_id)
+            .outerjoin(feeder_rel, and_(feeder_rel.c.transformer_id == trafo.c.id,
+                                        _active(feeder_rel, at)))
+            .outerjoin(feeder, feeder.c.id == feeder_rel.c.feeder_id)
+        )
+        .where(meter.c.status != "retired", scope_clause(org_unit.c.path, scope))
+        .order_by(meter.c.asset_number)
+    )  # fmt: skip
+    if org_unit_code is not None:
+        unit = _org_by_code(conn, org_unit_code, scope)
+        if unit is None:
+            raise NotFoundError("org unit", org_unit_code, field="org_unit")
+        query = query.where(org_unit.c.path.like(unit.path + "%"))
+    return [MeterSite(**row._mapping) for row in conn.execute(query)]
