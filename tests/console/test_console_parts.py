@@ -173,11 +173,11 @@ def test_navigation_offers_only_what_the_roles_grant() -> None:
     def keys(principal: Principal) -> list[str]:
         return [key for key, *_ in navigation_for(principal)]
 
-    assert keys(_principal(Permission.VIEW_DATA)) == ["overview", "archive"]
-    assert keys(_principal(*Permission)) == ["overview", "archive", "import", "users", "audit"]
+    viewer = ["overview", "archive", "fleet", "alarms"]
+    assert keys(_principal(Permission.VIEW_DATA)) == viewer
+    assert keys(_principal(*Permission)) == [*viewer, "import", "users", "audit"]
     assert keys(_principal(Permission.VIEW_DATA, Permission.IMPORT_ARCHIVES)) == [
-        "overview", "archive", "import",
-    ]  # fmt: skip
+        *viewer, "import"]  # fmt: skip
     assert keys(_principal(Permission.MANAGE_USERS)) == ["users", "audit"]
     assert keys(_principal(*Permission, must_change=True)) == [], "first the password"
 

@@ -35,6 +35,7 @@ from e200.alarms.service import (
 )
 from e200.alarms.tables import SEVERITIES, STATES, metadata
 from e200.alarms.thresholds import EffectiveThreshold, ThresholdIn
+from e200.alarms.thresholds import effective as effective_thresholds
 
 __all__ = [
     "CHANNEL",
@@ -61,6 +62,7 @@ __all__ = [
     "active_by_device",
     "clear",
     "counts",
+    "effective_thresholds",
     "get",
     "list_alarms",
     "metadata",

@@ -12,19 +12,23 @@ from datetime import tzinfo
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
-from nicegui import ui
+from nicegui import app, ui
 from sqlalchemy import Engine
 
 from e200 import archives, auth
 from e200.config import Settings
 from e200.console.account import AccountView
+from e200.console.alarm_center import AlarmCenterView
 from e200.console.archive import ArchiveView
 from e200.console.audit_log import AuditView
+from e200.console.fleet import FleetView
 from e200.console.i18n import t
 from e200.console.imports import ImportView
 from e200.console.layout import P, frame
+from e200.console.live import AlarmFeed
 from e200.console.login import LoginView
 from e200.console.session import Console, Session, requested_path
+from e200.console.transformer import TransformerView
 from e200.console.tree import ICONS
 from e200.console.users import UsersView
 from e200.kernel import Permission
@@ -86,6 +90,9 @@ def register(
     console = Console(
         engine, settings, tz, mount_path.rstrip("/") or "/console", on_archive_written
     )
+    feed = AlarmFeed(engine)
+    app.on_startup(feed.start)
+    app.on_shutdown(feed.stop)
 
     @ui.page("/login")
     async def login(request: Request, next: str | None = None) -> Response | None:
@@ -122,6 +129,32 @@ def register(
         if not isinstance(session, Session):
             return session
         await ArchiveView(session, tz, console.mount_path).build(select)
+        return None
+
+    @ui.page("/fleet")
+    async def fleet(request: Request, org_unit: str | None = None) -> Response | None:
+        session = await enter(console, request, "fleet", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
+        await FleetView(session, feed).build(org_unit)
+        return None
+
+    @ui.page("/transformers/{asset_number}")
+    async def transformer(request: Request, asset_number: str,
+                          alarm: int | None = None) -> Response | None:  # fmt: skip
+        session = await enter(console, request, "fleet", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
+        await TransformerView(session, feed, asset_number).build(alarm)
+        return None
+
+    @ui.page("/alarms")
+    async def alarm_center(request: Request, rule: str | None = None,
+                           device: str | None = None) -> Response | None:  # fmt: skip
+        session = await enter(console, request, "alarms", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
+        await AlarmCenterView(session, feed).build(rule, device)
         return None
 
     @ui.page("/import")

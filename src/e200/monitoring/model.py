@@ -51,6 +51,8 @@ class FleetItem(BaseModel):
     v_min_v: float | None
     v_max_v: float | None
     last_report_at: datetime | None
+    active_alarms: int = Field(description="Not-cleared alarms of the transformer and its terminal")
+    worst_severity: str | None = Field(description="Most severe of them")
 
 
 class FleetPage(BaseModel):

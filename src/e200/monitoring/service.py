@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from e200 import archives, telemetry, terminal
+from e200 import alarms, archives, telemetry, terminal
 from e200.kernel import InvalidInputError, NotFoundError, Scope, as_utc, utc_now
 from e200.monitoring.insights import CAUSE_TEXT, TrendRules, classify
 from e200.monitoring.model import (
@@ -37,7 +37,10 @@ from e200.monitoring.model import (
 
 RECENT = timedelta(days=1)  # the fleet and page look this far back for the latest reading
 HISTORY_DAYS = 182  # voltage insights classify on this much history up to the month's end
-SORTS = ("asset_number", "status", "loading_pct", "v_min_v", "v_max_v", "last_report_at")
+SORTS = ("asset_number", "status", "loading_pct", "v_min_v", "v_max_v", "last_report_at",
+         "active_alarms", "worst_severity")  # fmt: skip
+# Most severe first, for the fleet's "worst active alarm".
+_SEVERITY_RANK = {"critical": 4, "major": 3, "minor": 2, "warning": 1}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,19 +172,32 @@ def fleet(conn: Connection, scope: Scope, *, org_unit: str | None = None,
     except NotFoundError as exc:
         raise NotFoundError("org unit", org_unit or "", field="org_unit") from exc
     latest, last = _snapshot(conn, sites)
+    # A transformer's active alarms include its terminal's (offline, meter-list sync).
+    own = alarms.active_by_device(conn, "transformer", [s.id for s in sites])
+    of_terminal = alarms.active_by_device(
+        conn, "terminal", [s.terminal_id for s in sites if s.terminal_id is not None]
+    )
     now = utc_now()
     items = []
     for s in sites:
         row = latest.get(s.id)
         status, _ = status_of(s, row, last.get(s.id), offline_after_intervals, now)
         d = derive(s, row)
+        active = own.get(s.id, []) + (of_terminal.get(s.terminal_id, []) if s.terminal_id else [])
+        worst = max(active, key=lambda sev: _SEVERITY_RANK.get(sev, 0)) if active else None
         items.append(FleetItem(
             asset_number=s.asset_number, org_unit=s.org_unit, feeder=s.feeder, lat=s.lat,
             lon=s.lon, status=status, loading_pct=d.loading_pct,
-            v_min_v=d.v_min_v, v_max_v=d.v_max_v, last_report_at=last.get(s.id)))  # fmt: skip
+            v_min_v=d.v_min_v, v_max_v=d.v_max_v, last_report_at=last.get(s.id),
+            active_alarms=len(active), worst_severity=worst))  # fmt: skip
+
+    def order(i: FleetItem) -> Any:
+        value = getattr(i, key)
+        return _SEVERITY_RANK.get(value, 0) if key == "worst_severity" else value
+
     present = [i for i in items if getattr(i, key) is not None]
     absent = [i for i in items if getattr(i, key) is None]
-    present.sort(key=lambda i: getattr(i, key), reverse=sort.startswith("-"))
+    present.sort(key=order, reverse=sort.startswith("-"))
     ordered = present + absent
     by_status: dict[str, int] = defaultdict(int)
     for i in items:

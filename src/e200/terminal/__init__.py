@@ -26,8 +26,10 @@ from e200.terminal.service import (
     ack_hook,
     dispatch_due,
     issue,
+    list_for,
     topic_for,
 )
+from e200.terminal.service import get as get_command
 from e200.terminal.tables import metadata
 
 __all__ = [
@@ -51,7 +53,9 @@ __all__ = [
     "check_consistency",
     "check_meter_lists",
     "dispatch_due",
+    "get_command",
     "issue",
+    "list_for",
     "metadata",
     "meter_list",
     "push_list",
