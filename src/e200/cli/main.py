@@ -381,6 +381,38 @@ def bench_ingest(
                   f"{result['peak_rss_mb']} MB")  # fmt: skip
 
 
+@bench_app.command("queries")
+def bench_queries(
+    transformers: Annotated[int, typer.Option(help="Transformers with 15-min data.")] = 10_000,
+    days: Annotated[int, typer.Option(help="Days of history at the first measurement.")] = 30,
+    grown_days: Annotated[int, typer.Option(help="Days of history at the second one.")] = 90,
+    year_transformers: Annotated[int, typer.Option(help="Transformers with a full year.")] = 3,
+    repeats: Annotated[int, typer.Option(help="Timed calls per curve figure.")] = 100,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:  # fmt: skip
+    """Curves and aggregates through the API vs plain SQL of the same rows, at two history sizes."""
+    from e200.bench.queries import run
+
+    settings = _settings(log_level="warning")
+    with console.status("benchmark") as status:
+        result = run(transformers, days, grown_days, year_transformers, repeats,
+                     settings.database_url, progress=lambda msg: status.update(msg))  # fmt: skip
+    if json_out:
+        typer.echo(orjson.dumps(result).decode())
+        return
+    table = Table(title=f"e200 bench queries: {transformers:,} transformers")
+    table.add_column("figure")
+    for n in (days, grown_days) if grown_days > days else (days,):
+        table.add_column(f"{n} days", justify="right")
+    sizes = [result[f"at_{n}d"] for n in ((days, grown_days) if grown_days > days else (days,))]
+    for key in ("curve_7d_p95_ms", "curve_7d_vs_sql", "curve_1y_p95_ms", "curve_1y_vs_sql",
+                "day_aggregate_s", "day_aggregate_vs_sql"):  # fmt: skip
+        table.add_row(key, *(str(s[key]) for s in sizes))
+    console.print(table)
+    console.print(f"quality_day_s: {result['quality_day_s']} "
+                  f"{result.get('quality_day_note', '')}")  # fmt: skip
+
+
 def main() -> None:
     from e200 import archives, terminal
 

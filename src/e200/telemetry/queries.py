@@ -45,7 +45,9 @@ MAX_DEVICES = 50
 MAX_POINTS_LIMIT = 20_000
 MAX_RAW_POINTS = 200_000  # per series with step=raw
 MAX_BUCKETS = 100_000  # per device and quantity with an aggregate step
-REGISTER_LOOKBACK = timedelta(days=1)  # how far a register difference may reach over an edge
+# How far beyond the window a register reading is looked for, so that the difference across the
+# window's first and last edge counts too (gaps inside the window count whatever their length).
+REGISTER_LOOKBACK = timedelta(hours=6)
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
@@ -305,44 +307,46 @@ FROM {table} WHERE {key} = :id AND ts > :first AND ts <= :last
 GROUP BY 1 ORDER BY 1
 """
 
-# Register differences between consecutive readings, shared among the buckets each one's
-# interval (pts, ts] overlaps in proportion to time. Bucket k is [edges[k], edges[k+1]).
+# Energy per device and bucket from a monotonic register, without sorting the readings: within
+# a bucket the readings' difference is max − min; the difference between a bucket's first
+# reading and the last reading before it (in an earlier bucket, across any gap) is shared among
+# the buckets that interval (pt, t0] overlaps, in proportion to time. Bucket k is
+# [edges[k], edges[k+1]); k = 0 holds the lookback before the window, k = nb + 1 the lookahead.
 _ENERGY_SQL = """
-WITH e AS (SELECT CAST(:edges AS timestamptz[]) AS edges),
-p AS (
-  SELECT {id_expr} AS id, {factor} AS factor, ts, lag(ts) OVER w AS pts,
-         {reg} - lag({reg}) OVER w AS de
-  FROM {table} {join}
-  WHERE {where} AND ts > CAST(:first AS timestamptz) - CAST(:lookback AS interval)
-    AND ts <= CAST(:last AS timestamptz) + CAST(:lookback AS interval) AND {reg} IS NOT NULL
-  WINDOW w AS (PARTITION BY {id_expr} ORDER BY ts)
-), c AS (
-  SELECT p.id, p.pts, p.ts, p.de * p.factor AS de,
-         width_bucket(p.pts, e.edges) AS k0,
-         width_bucket(p.ts - interval '1 microsecond', e.edges) AS k1, e.edges
-  FROM p, e WHERE p.pts IS NOT NULL AND p.ts > :first AND p.pts < :last
-)
-SELECT id, k0 AS k, sum(de) AS energy FROM c WHERE k0 = k1 GROUP BY 1, 2
-UNION ALL
-SELECT id, k, sum(de * extract(epoch FROM least(ts, edges[k + 1]) - greatest(pts, edges[k]))
-                  / extract(epoch FROM ts - pts)) AS energy
-FROM c, generate_series(greatest(k0, 1), least(k1, cardinality(edges) - 1)) AS k
-WHERE k0 <> k1 GROUP BY 1, 2
+WITH b AS (
+  SELECT d.{key} AS id, width_bucket(d.ts - interval '1 microsecond',
+                                     CAST(:edges AS timestamptz[])) AS k,
+         min(d.ts) AS t0, max(d.ts) AS t1, min(d.{reg}) AS r0, max(d.{reg}) AS r1
+  FROM {table} d
+  WHERE {where} AND d.{reg} IS NOT NULL
+    AND d.ts > CAST(:first AS timestamptz) - CAST(:lookback AS interval)
+    AND d.ts <= CAST(:last AS timestamptz) + CAST(:lookback AS interval)
+  GROUP BY 1, 2
+), s AS (
+  SELECT b.*, lag(t1) OVER w AS pt, lag(r1) OVER w AS pr
+  FROM b WINDOW w AS (PARTITION BY id ORDER BY k)
+), e AS (SELECT CAST(:edges AS timestamptz[]) AS edges)
+SELECT id, k, sum(energy) AS value FROM (
+  SELECT id, k, r1 - r0 AS energy FROM s WHERE k BETWEEN 1 AND :nb
+  UNION ALL
+  SELECT s.id, j AS k, (s.r0 - s.pr)
+         * extract(epoch FROM least(s.t0, e.edges[j + 1]) - greatest(s.pt, e.edges[j]))
+         / extract(epoch FROM s.t0 - s.pt) AS energy
+  FROM s, e, generate_series(greatest(width_bucket(s.pt, e.edges), 1), least(s.k, :nb)) AS j
+  WHERE s.pt IS NOT NULL
+) AS x GROUP BY 1, 2
 """
 
 
-def _energy_sql(table: str, key: str, reg: str, *, ids_join: bool) -> str:
-    """Energy per device id and bucket k; with ``ids_join`` for the devices (and factors) of
-    :ids/:factors, else for the one device :id."""
-    if ids_join:
-        return _ENERGY_SQL.format(
-            id_expr=f"d.{key}", table=f"{table} d", reg=f"d.{reg}", factor="g.factor",
-            join=(f"JOIN unnest(CAST(:ids AS bigint[]), CAST(:factors AS float8[])) "
-                  f"AS g(id, factor) ON g.id = d.{key}"),
-            where="true",
-        )  # fmt: skip
-    return _ENERGY_SQL.format(id_expr=key, table=table, reg=reg, factor="1.0", join="",
-                              where=f"{key} = :id")  # fmt: skip
+def _device_filter(key: str, ids: int | None) -> str:
+    """One device (:id), the devices of :ids (few: an index probe each), or every device of the
+    table (many: one scan; the join with the caller's devices drops the others)."""
+    if ids is None:
+        return f"d.{key} = :id"
+    return f"d.{key} = ANY(CAST(:ids AS bigint[]))" if ids <= ANY_IDS_LIMIT else "true"
+
+
+ANY_IDS_LIMIT = 500
 
 
 def _aggregate_device(conn: Connection, device: Device, qs: list[Quantity],
@@ -371,8 +375,10 @@ def _aggregate_device(conn: Connection, device: Device, qs: list[Quantity],
     for q in qs:
         if q.register:
             energy: list[float | None] = [None] * nb
-            sql = _energy_sql(table, key, q.name, ids_join=False)
-            for _, k, value in conn.execute(text(sql), {**params, "lookback": REGISTER_LOOKBACK}):
+            sql = _ENERGY_SQL.format(key=key, reg=q.name, table=table,
+                                     where=_device_filter(key, None))  # fmt: skip
+            for _, k, value in conn.execute(text(sql), {
+                **params, "lookback": REGISTER_LOOKBACK, "nb": nb}):  # fmt: skip
                 if 1 <= k <= nb:
                     energy[k - 1] = (energy[k - 1] or 0.0) + float(value)
             out.append(Series(device.asset_number, device.kind, q.name, q.unit, "sum", ts,
@@ -398,15 +404,17 @@ class Measure:
     kinds: tuple[str, ...]  # device kinds it applies to
     additive: bool  # a group total (sum over devices) makes sense
     sql: str  # aggregate over the bucket's readings ("" for energy: register differences)
+    scale: str = "v.value"  # per device, with its factor g.factor (multiplier or rating)
 
 
 MEASURES: tuple[Measure, ...] = (
     Measure("energy_kwh", "kWh", "Active energy imported (register differences; meters times "
-            "their CT × PT multiplier)", ("transformer", "meter"), True, ""),
+            "their CT × PT multiplier)", ("transformer", "meter"), True, "",
+            "v.value * g.factor"),
     Measure("peak_loading_pct", "%", "Highest loading S / S_rated × 100 in the bucket",
             ("transformer",), False,
-            "max(coalesce(d.s_kva, sqrt(d.p_kw ^ 2 + coalesce(d.q_kvar, 0) ^ 2)) / g.factor "
-            "* 100)"),
+            "max(coalesce(d.s_kva, sqrt(d.p_kw ^ 2 + coalesce(d.q_kvar, 0) ^ 2)))",
+            "v.value / g.factor * 100"),
     Measure("peak_p_kw", "kW", "Highest active power in the bucket", ("transformer", "meter"),
             False, "max(d.p_kw)"),
     Measure("avg_p_kw", "kW", "Average active power in the bucket", ("transformer", "meter"),
@@ -424,25 +432,23 @@ ANALYSIS_STEPS = ("none", "hour", "day", "month")
 _PLAIN_SQL = """
 SELECT d.{key} AS id, width_bucket(d.ts - interval '1 microsecond',
                                    CAST(:edges AS timestamptz[])) AS k, {agg} AS value
-FROM {table} d JOIN unnest(CAST(:ids AS bigint[]), CAST(:factors AS float8[])) AS g(id, factor)
-  ON g.id = d.{key}
-WHERE d.ts > :first AND d.ts <= :last
+FROM {table} d
+WHERE {where} AND d.ts > :first AND d.ts <= :last
 GROUP BY 1, 2
 """
 
 _GROUP_SQL = """
 WITH v AS ({values}),
-g AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:groups AS text[])) AS g(id, grp))
-SELECT g.grp, v.k, count(*) AS devices, sum(v.value) AS total, avg(v.value) AS mean,
-       min(v.value) AS min,
-       percentile_cont(0.25) WITHIN GROUP (ORDER BY v.value) AS p25,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY v.value) AS median,
-       percentile_cont(0.75) WITHIN GROUP (ORDER BY v.value) AS p75,
-       max(v.value) AS max,
-       (array_agg(v.id ORDER BY v.value DESC))[1] AS max_id
-FROM v JOIN g ON g.id = v.id
-WHERE v.k BETWEEN 1 AND :nb AND v.value IS NOT NULL
-GROUP BY 1, 2 ORDER BY 1, 2
+g AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:groups AS text[]),
+                           CAST(:factors AS float8[])) AS g(id, grp, factor)),
+s AS (SELECT g.grp, v.k, v.id, {scale} AS value FROM v JOIN g ON g.id = v.id
+      WHERE v.k BETWEEN 1 AND :nb AND v.value IS NOT NULL)
+SELECT grp, k, count(*) AS devices, sum(value) AS total, avg(value) AS mean, min(value) AS min,
+       percentile_cont(0.25) WITHIN GROUP (ORDER BY value) AS p25,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS median,
+       percentile_cont(0.75) WITHIN GROUP (ORDER BY value) AS p75,
+       max(value) AS max, (array_agg(id ORDER BY value DESC))[1] AS max_id
+FROM s GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 
@@ -511,13 +517,13 @@ def analysis(
             factors.append(ms.multiplier if measure == "energy_kwh" else 1.0)
             names[ms.id] = ms.asset_number
     table, key_col, _ = _TABLES[device_kind]
+    where = _device_filter(key_col, len(ids))
     if m.name == "energy_kwh":
-        values = _energy_sql(table, key_col, "e_imp_kwh", ids_join=True)
-        values = f"SELECT id, k, sum(energy) AS value FROM ({values}) AS x GROUP BY 1, 2"
+        values = _ENERGY_SQL.format(key=key_col, reg="e_imp_kwh", table=table, where=where)
     else:
         agg = m.sql.replace("{meter_v}", ", d.v_v" if device_kind == "meter" else "")
-        values = _PLAIN_SQL.format(key=key_col, agg=agg, table=table)
-    rows = conn.execute(text(_GROUP_SQL.format(values=values)), {
+        values = _PLAIN_SQL.format(key=key_col, agg=agg, table=table, where=where)
+    rows = conn.execute(text(_GROUP_SQL.format(values=values, scale=m.scale)), {
         "ids": ids, "groups": groups, "factors": factors, "edges": edges, "first": edges[0],
         "last": edges[-1], "nb": len(edges) - 1, "lookback": REGISTER_LOOKBACK,
     }).all() if ids else []  # fmt: skip
