@@ -15,6 +15,7 @@ One run, on one embedded PostgreSQL (or ``E200_DATABASE_URL``):
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -316,15 +317,20 @@ def run(
     from e200.config import Settings
 
     cluster = None
+    scratch = Path(tempfile.mkdtemp(prefix="e200-bench-q-"))
     if database_url is None:
-        data = Path(tempfile.mkdtemp(prefix="e200-bench-queries-"))
+        data = scratch / "pg"
+        data.mkdir()
+        scratch.chmod(0o711)
         data.chmod(0o711)
         cluster = EmbeddedPostgres(data)
         database_url = cluster.start()
     engine = make_engine(database_url, pool_size=4)
     today = datetime.now(UTC).date()
     end = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    # Other work on the machine shows in the timings: keep its load next to them.
     result: dict[str, Any] = {"transformers": transformers, "cpus": os.cpu_count(),
+                              "load_1m_at_start": round(os.getloadavg()[0], 2),
                               "year_transformers": year_transformers}  # fmt: skip
     try:
         upgrade(engine)
@@ -344,7 +350,7 @@ def run(
         result.update(load_rows=rows, load_rows_per_s=round(rows / secs))
         with engine.begin() as conn:
             conn.execute(text("ANALYZE telemetry.dt_reading"))
-        settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="e200-bench-q-")),
+        settings = Settings(data_dir=scratch,
                             database_url="unused://", log_level="warning")  # fmt: skip
         key = _api_key(engine)
         with TestClient(create_app(settings, engine, console=False)) as client:
@@ -371,6 +377,8 @@ def run(
         engine.dispose()
         if cluster is not None:
             cluster.stop()
+        shutil.rmtree(scratch, ignore_errors=True)  # the cluster: gigabytes at full size
+    result["load_1m_at_end"] = round(os.getloadavg()[0], 2)
     last = result[f"at_{grown_days}d"] if grown_days > days else result[f"at_{days}d"]
     quality = quality_day()
     result.update(

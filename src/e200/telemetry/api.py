@@ -173,6 +173,11 @@ def curves_export(
 ) -> Response:  # fmt: skip
     """One row per device and time (UTC and local), one column per quantity and statistic."""
     result = _curves(request, conn, scope, devices, from_, to, quantities, step, max_points)
+    request.state.audit_detail = {
+        "devices": devices, "quantities": _names(quantities) or ["p_kw"],
+        "from": result.start.isoformat(), "to": result.end.isoformat(), "step": step,
+        "format": format,
+    }  # fmt: skip
     media = ("text/csv; charset=utf-8" if format == "csv" else
              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
     name = f"curves-{result.start:%Y%m%d}-{result.end:%Y%m%d}.{format}"
