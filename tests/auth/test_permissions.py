@@ -414,6 +414,7 @@ def cases(world: World) -> dict[tuple[str, str], Case]:
     table |= _import_cases()
     table |= _meter_list_and_alarm_cases(world)
     table |= _monitoring_cases()
+    table |= _quality_cases()
     return table
 
 
@@ -451,6 +452,30 @@ def _monitoring_cases() -> dict[tuple[str, str], Case]:
         ("GET", f"{base}/voltage-qualification"): Case(
             f"{base}/voltage-qualification?level=org_unit",
             f"{base}/voltage-qualification?level=org_unit&org_unit=B",
+        ),
+    }
+
+
+def _quality_cases() -> dict[tuple[str, str], Case]:
+    base = "/api/v1/quality"
+    day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    return {
+        ("GET", f"{base}/summary"): Case(f"{base}/summary", f"{base}/summary?org_unit=B"),
+        ("GET", f"{base}/meters"): Case(f"{base}/meters", f"{base}/meters?org_unit=B"),
+        ("GET", f"{base}/terminals"): Case(f"{base}/terminals", f"{base}/terminals?org_unit=B"),
+        ("GET", f"{base}/meters/{{asset_number}}/missing"): Case(
+            f"{base}/meters/M-A/missing", f"{base}/meters/M-B/missing"
+        ),
+        ("GET", f"{base}/weak-points"): Case(
+            f"{base}/weak-points", f"{base}/weak-points?org_unit=B"
+        ),
+        ("GET", f"{base}/trend"): Case(f"{base}/trend", f"{base}/trend?org_unit=B"),
+        ("POST", f"{base}/compute"): Case(f"{base}/compute", body={"day": day}),
+        ("POST", f"{base}/recollect"): Case(
+            f"{base}/recollect",
+            body={"day": day, "terminals": ["TTU-A"]},
+            out_of_scope_body={"day": day, "terminals": ["TTU-B"]},
+            ok=202,
         ),
     }
 

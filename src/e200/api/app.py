@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
-from e200 import __version__, alarms, archives, auth, monitoring, telemetry, terminal
+from e200 import __version__, alarms, archives, auth, monitoring, quality, telemetry, terminal
 from e200.api import auditing, ops, problems
 from e200.config import Settings
 from e200.db.web import PUBLIC, Public, Requires
@@ -92,6 +92,7 @@ def create_app(
     app.include_router(terminal.router)
     app.include_router(alarms.router)
     app.include_router(monitoring.router)
+    app.include_router(quality.router)
     if console:
         from e200.console import mount
 

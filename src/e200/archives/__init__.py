@@ -34,6 +34,7 @@ from e200.archives.model import (
     TransformerIn,
     TreeNode,
 )
+from e200.archives.roster import meter_roster, terminal_roster
 from e200.archives.service import (
     DeviceRef,
     counts,
@@ -97,6 +98,7 @@ __all__ = [
     "lookup_devices",
     "metadata",
     "meter_placements",
+    "meter_roster",
     "meter_sites",
     "numbers_in_scope",
     "on_relation_change",
@@ -109,6 +111,7 @@ __all__ = [
     "set_relation",
     "set_reporting_interval",
     "station_areas",
+    "terminal_roster",
     "terminals_at",
     "topology",
     "transformer_sites",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from e200 import alarms, archives, auth, telemetry, terminal
+from e200 import alarms, archives, auth, quality, telemetry, terminal
 
-SCHEMAS: tuple[str, ...] = ("alarms", "archives", "auth", "telemetry", "terminal")
+SCHEMAS: tuple[str, ...] = ("alarms", "archives", "auth", "quality", "telemetry", "terminal")
 
 
 def all_metadata() -> list[MetaData]:
@@ -14,6 +14,7 @@ def all_metadata() -> list[MetaData]:
         alarms.metadata,
         archives.metadata,
         auth.metadata,
+        quality.metadata,
         telemetry.metadata,
         terminal.metadata,
     ]

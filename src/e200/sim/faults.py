@@ -64,6 +64,19 @@ class FaultConfig:
     overloads: int = 1
     frequency_excursions: int = 1
     harmonics: int = 1
+    uplink_outages: int = 0
+    """Terminals whose uplink is down for ``uplink_outage_hours``: they keep collecting and
+    deliver the buffered readings when the link returns (late, not lost; 0 by default)."""
+    uplink_outage_hours: float = 5.0
+    terminal_failures: int = 0
+    """Terminals (or their channel) dead for ``terminal_failure_hours``: neither the terminal
+    nor any of its meters delivers anything then — the meters all fail together (0 by
+    default). The meters keep their own readings, so an on-demand read afterwards gets them."""
+    terminal_failure_hours: float = 8.0
+    bad_meters: int = 0
+    """Meters whose communication module fails most of the time (each reading delivered with
+    ``bad_meter_success_rate``) for the whole period: scattered meter problems (0 by default)."""
+    bad_meter_success_rate: float = 0.3
 
     @classmethod
     def none(cls) -> FaultConfig:
@@ -259,6 +272,11 @@ class AreaFaults:
     harmonics: list[tuple[datetime, datetime, float]] = field(default_factory=list)
     # (start, end, voltage factor, midday only): tap too high, seasonal midday over-voltage
     voltage_shifts: list[tuple[datetime, datetime, float, bool]] = field(default_factory=list)
+    # communication: (start, end) windows of a buffered uplink outage / a dead terminal, and
+    # meter index -> the success rate of a bad meter
+    uplink_outages: list[tuple[datetime, datetime]] = field(default_factory=list)
+    dead_windows: list[tuple[datetime, datetime]] = field(default_factory=list)
+    bad_meters: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -468,6 +486,7 @@ def plan_faults(
             areas[i].voltage_shifts.append((t0, t1, 1.075, True))
             truth.append(Fault("voltage_seasonal_high", trafo, t0, t1,
                                {"u_factor": 1.075, "hours": "10-16 solar time"}))  # fmt: skip
+    _plan_comm_faults(grid, config, seed, start, end, areas, truth)
     freq: list[tuple[datetime, datetime, float]] = []
     for _ in range(config.frequency_excursions):
         t0, t1 = when(40 * 60.0, 15 * 60.0)
@@ -476,3 +495,44 @@ def plan_faults(
         truth.append(Fault("frequency_excursion", SYSTEM_DEVICE, t0, t1, {"freq_hz": hz}))
     truth.sort(key=lambda f: (f.start.timestamp() if f.start else 0.0, f.kind, f.device))
     return FaultPlan(config, truth, dict(areas), freq)
+
+
+def _plan_comm_faults(grid: SimGrid, config: FaultConfig, seed: int, start: datetime,
+                      end: datetime, areas: dict[int, AreaFaults], truth: list[Fault]
+                      ) -> None:  # fmt: skip
+    """Uplink outages, dead terminals and bad meters — drawn from a random stream of their own,
+    so that plans without them stay exactly as they were. Windows are whole 15-min steps."""
+    if not (config.uplink_outages or config.terminal_failures or config.bad_meters):
+        return
+    rng = random.Random(f"e200-commfaults-{seed}-{int(start.timestamp())}")
+    chronic = {i for i, af in areas.items() if af.chronic_success is not None}
+    free = [a.index for a in grid.areas if a.index not in chronic]
+    rng.shuffle(free)
+    step = 15 * 60
+    span_steps = int((end - start).total_seconds() // step)
+
+    def window(hours: float) -> tuple[datetime, datetime]:
+        n = max(1, int(hours * 3600 // step))
+        k0 = rng.randrange(max(span_steps - n, 1))
+        return start + timedelta(seconds=k0 * step), start + timedelta(seconds=(k0 + n) * step)
+
+    picked = free[: config.uplink_outages + config.terminal_failures]
+    for n, i in enumerate(picked):
+        t0, t1 = window(config.uplink_outage_hours if n < config.uplink_outages
+                        else config.terminal_failure_hours)  # fmt: skip
+        terminal = grid.areas[i].terminal.asset_number
+        if n < config.uplink_outages:
+            areas[i].uplink_outages.append((t0, t1))
+            truth.append(Fault("comm_uplink_outage", terminal, t0, t1, {"buffered": True}))
+        else:
+            areas[i].dead_windows.append((t0, t1))
+            truth.append(Fault("comm_terminal_down", terminal, t0, t1, {}))
+    others = [i for i in free if i not in picked] or free
+    for _ in range(config.bad_meters):
+        i = rng.choice(others)
+        j = rng.randrange(len(grid.areas[i].meters))
+        if j in areas[i].bad_meters:
+            continue
+        areas[i].bad_meters[j] = config.bad_meter_success_rate
+        truth.append(Fault("comm_meter_bad", grid.areas[i].meters[j].asset_number, start, None,
+                           {"success_rate": config.bad_meter_success_rate}))  # fmt: skip

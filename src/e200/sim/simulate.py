@@ -63,6 +63,9 @@ class AreaDay:
     true_p: F64  # (n, m) net power at the connection point (kW, primary)
     flow: physics.AreaFlow
     energized: B = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (n, m) at step end
+    # when the terminal's delivery of each step reaches the master station (uplink outages
+    # hold it back until the link returns)
+    deliver_at: list[datetime] = field(default_factory=list)
 
 
 def day_start(ts: datetime) -> datetime:
@@ -220,7 +223,11 @@ class Simulator:
         success = np.full(m, self.plan.config.comm_success_rate)
         if af.chronic_success is not None:
             success[:] = af.chronic_success
+        for j, rate in af.bad_meters.items():
+            success[j] = rate
         meter_send = energized & (rng.random((n, m)) < success[None, :])
+        dead = np.array([any(t0 < e <= t1 for t0, t1 in af.dead_windows) for e in ends])
+        meter_send &= ~dead[:, None]
 
         # -- transformer terminal --------------------------------------------------------------
         p_tot = flow.dt_p_kw.sum(axis=1)
@@ -276,12 +283,12 @@ class Simulator:
             if af.chronic_success is not None
             else self.plan.config.comm_success_rate
         )
-        dt_send = ~area_dead & (rng.random(n) < dt_success)
+        dt_send = ~area_dead & (rng.random(n) < dt_success) & ~dead
 
         events += _outage_events(area, af.outages, start, ends[-1], rng)
         events += _dt_events(area, loading, oil, ends)
         events.sort(key=lambda e: (e[0], e[1], e[2]))
-        return AreaDay(
+        out = AreaDay(
             area,
             ends,
             dt_send,
@@ -297,6 +304,20 @@ class Simulator:
             flow,
             energized,
         )
+        out.deliver_at = [_delivery(e, af.uplink_outages) for e in ends]
+        return out
+
+
+DELIVERY_LATENCY = timedelta(seconds=30)
+
+
+def _delivery(end: datetime, outages: list[tuple[datetime, datetime]]) -> datetime:
+    """A step's delivery reaches the master station shortly after the interval's end; during an
+    uplink outage the terminal buffers it and sends it when the link returns."""
+    for t0, t1 in outages:
+        if t0 < end <= t1:
+            return t1 + DELIVERY_LATENCY
+    return end + DELIVERY_LATENCY
 
 
 def _overlap(a: datetime, b: datetime, s: datetime, e: datetime) -> float:

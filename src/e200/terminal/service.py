@@ -73,7 +73,16 @@ def _params(conn: Connection, kind: str, terminal: dict[str, Any], params: dict[
     if kind == "read_now":
         quantities = params.get("quantities")
         meters = params.get("meters")
-        return {"quantities": quantities, "meters": meters}
+        out = {"quantities": quantities, "meters": meters}
+        # optional window: re-read the intervals ending in (from, to] (a re-collection)
+        for key in ("from", "to"):
+            if params.get(key) is not None:
+                try:
+                    out[key] = as_utc(datetime.fromisoformat(str(params[key]))).isoformat()
+                except ValueError as exc:
+                    raise InvalidInputError(f"params.{key}: ISO 8601 time",
+                                            field=f"params.{key}") from exc  # fmt: skip
+        return out
     if kind == "time_sync":
         return {"utc": utc_now().isoformat()}
     raise InvalidInputError(f"kind: {kind!r} is not one of set_interval, sync_meters, read_now, "

@@ -1,0 +1,35 @@
+"""Acquisition quality: daily success, completeness, timeliness and online rates per meter,
+terminal and org unit (every level), weak points, trends and re-collection of missing points."""
+
+from e200.quality.api import router
+from e200.quality.compute import DayComputed, QualityRules, compute_day, day_bounds, local_today
+from e200.quality.model import SummaryOut, WeakPointsOut
+from e200.quality.service import (
+    WeakPointRules,
+    devices,
+    missing_intervals,
+    recollect,
+    summary,
+    trend,
+    weak_points,
+)
+from e200.quality.tables import metadata
+
+__all__ = [
+    "DayComputed",
+    "QualityRules",
+    "SummaryOut",
+    "WeakPointRules",
+    "WeakPointsOut",
+    "compute_day",
+    "day_bounds",
+    "devices",
+    "local_today",
+    "metadata",
+    "missing_intervals",
+    "recollect",
+    "router",
+    "summary",
+    "trend",
+    "weak_points",
+]
