@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from e200 import archives
 from e200.api import create_app
-from e200.auth.tables import role
+from e200.auth.tables import audit_event, role
 from e200.config import Settings
 from e200.kernel import NotFoundError, Scope
 from e200.sim import backfill, build_grid, load_grid
@@ -300,6 +300,12 @@ def test_several_devices_on_one_answer_and_exports(world: TestClient, engine: En
     sheet = load_workbook(io.BytesIO(r.content), read_only=True)["curves"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("device", "ts_utc", "ts_local (Europe/Berlin)") and len(rows) == 7
+    # an export is an audited action, with its query
+    with engine.connect() as conn:
+        details = conn.execute(select(audit_event.c.detail).where(
+            audit_event.c.action == "curves_export")).scalars().all()  # fmt: skip
+    assert [d["request"]["format"] for d in details] == ["csv", "xlsx"]
+    assert details[0]["request"]["devices"] == "T1,T-B"
 
 
 def test_scope_is_enforced_on_every_query_and_export(world: TestClient, engine: Engine) -> None:
@@ -349,6 +355,11 @@ def test_analysis_totals_and_distributions(world: TestClient, engine: Engine) ->
         meters = analysis(conn, EVERYTHING, measure="energy_kwh", group_by="customer_type",
                           device_kind="meter", start=datetime(2026, 11, 20, tzinfo=UTC),
                           end=datetime(2026, 11, 22, tzinfo=UTC))  # fmt: skip
+        yesterday = analysis(conn, EVERYTHING, measure="avg_p_kw", group_by="org_unit", tz=BERLIN)
+    # by default the local day before today
+    local_from = yesterday["from"].astimezone(ZoneInfo(BERLIN))
+    assert (local_from.hour, local_from.minute) == (0, 0)
+    assert yesterday["to"].astimezone(ZoneInfo(BERLIN)).date() == local_from.date() + timedelta(1)
     got = {row["group"]: row for row in by_feeder["rows"]}
     # T1 on F1: s_kva = 4 of 400 kVA = 1 %; T-B has no feeder: 40 of 250 kVA = 16 %
     assert got["F1"]["max"] == pytest.approx(1.0) and got["F1"]["total"] is None

@@ -482,8 +482,10 @@ def analysis(
                                 f"{list(GROUPS[device_kind])}", field="group_by")  # fmt: skip
     if step not in ANALYSIS_STEPS:
         raise InvalidInputError(f"step: one of {list(ANALYSIS_STEPS)}", field="step")
-    end = as_utc(end) if end else _floor_local(utc_now(), "day", ZoneInfo(tz))
-    start = as_utc(start) if start else end - timedelta(days=1)
+    zone = ZoneInfo(tz)
+    end = as_utc(end) if end else _floor_local(utc_now(), "day", zone)
+    # default: the local day before ``end`` (23 or 25 hours on a daylight-saving change)
+    start = as_utc(start) if start else _floor_local(end - timedelta(hours=1), "day", zone)
     if start >= end:
         raise InvalidInputError("from: must be before to", field="from")
     edges = [start, end] if step == "none" else bucket_edges(start, end, step, tz)
