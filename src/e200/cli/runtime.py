@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
-from e200 import alarms, terminal
+from e200 import alarms, quality, terminal
 from e200.bus import Sink, open_sink, open_source
 from e200.config import Settings
 from e200.telemetry import BatchResult, Pipeline, create_partitions_ahead, run_sources
@@ -155,7 +155,8 @@ def maintenance_thread(engine: Engine, settings: Settings, stop: threading.Event
     """At start, then hourly: create reading partitions ahead and drop those past retention,
     delete long-ended sessions, (when a directory is configured) sync its users, and compare the
     terminals' reported meter lists with the archive (mismatch alarms raised and cleared). Each
-    task fails alone: a directory that is down never stops the partitions or the sessions."""
+    task fails alone: a directory that is down never stops the partitions or the sessions.
+    It also recomputes yesterday's and today's acquisition quality."""
     from datetime import timedelta
 
     from e200 import auth
@@ -194,11 +195,22 @@ def maintenance_thread(engine: Engine, settings: Settings, stop: threading.Event
             result = terminal.check_meter_lists(conn)
         log.info("terminal meter lists checked against the archive", **result)
 
+    def acquisition_quality() -> None:
+        """Yesterday's figures (late data and re-collections still arrive) and today's so far."""
+        rules = quality.QualityRules(offline_after_intervals=settings.offline_after_intervals)
+        today = quality.local_today(settings.timezone)
+        for day in (today - timedelta(days=1), today):
+            with engine.begin() as conn:
+                done = quality.compute_day(conn, day, settings.timezone, rules)
+            log.info("acquisition quality computed", day=day.isoformat(), meters=done.meters,
+                     terminals=done.terminals, seconds=round(done.seconds, 3))  # fmt: skip
+
     tasks = (
         ("partition maintenance", partitions),
         ("session purge", sessions),
         ("directory sync", directory),
         ("meter list consistency", meter_lists),
+        ("acquisition quality", acquisition_quality),
     )
 
     def loop() -> None:

@@ -152,7 +152,8 @@ def _meters(conn: Connection, day: date, d0: datetime, end: datetime, at: dateti
     cols = ["day", "meter_id", "org_unit_id", "transformer_id", "terminal_id", "interval_min",
             "expected", "received", "on_time", "late", "missing", "daily_ok",
             "daily_received_at", "computed_at"]  # fmt: skip
-    return conn.execute(insert(meter_day).from_select(cols, rows)).rowcount
+    conn.execute(insert(meter_day).from_select(cols, rows))
+    return _count(conn, meter_day, day)
 
 
 def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, at: datetime,
@@ -197,4 +198,10 @@ def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, at: dat
     cols = ["day", "terminal_id", "org_unit_id", "transformer_id", "interval_min", "expected",
             "received", "on_time", "late", "missing", "online", "online_s", "span_s",
             "last_heard_at", "computed_at"]  # fmt: skip
-    return conn.execute(insert(terminal_day).from_select(cols, rows)).rowcount
+    conn.execute(insert(terminal_day).from_select(cols, rows))
+    return _count(conn, terminal_day, day)
+
+
+def _count(conn: Connection, table: Any, day: date) -> int:
+    # (an INSERT … SELECT with a CTE reports no row count through the driver)
+    return int(conn.execute(select(func.count()).where(table.c.day == day)).scalar_one())
