@@ -97,6 +97,19 @@ def test_overloaded_transformer_from_the_map_to_an_acknowledged_alarm(
         expect(row.locator("[data-state]")).to_have_attribute("data-state", "acknowledged")
         after = _alarms(server, "overload")[0]
         assert after["state"] == "acknowledged" and after["acknowledged_by"] == "admin", after
+        # The overload threshold of this transformer alone, then the reporting interval.
+        page.get_by_text(t("transformer.thresholds")).click()
+        page.get_by_role("button", name=t("thresholds.edit", rule="Overload")).click()
+        page.get_by_role("dialog").get_by_label(t("thresholds.value")).fill("120")
+        page.get_by_role("dialog").get_by_role("button", name=t("common.save")).click()
+        expect(page.locator('[data-rule="overload"]')).to_have_text("120 %")
+        limits = server.api(f"/api/v1/alarm-thresholds/transformers/{TRANSFORMER}")
+        overload_limit = next(x for x in limits if x["rule"] == "overload")
+        assert (overload_limit["value"], overload_limit["origin"]) == (120.0, "transformer")
+        page.get_by_label(t("transformer.interval_new")).click()
+        page.get_by_role("option", name=t("transformer.minutes", n=30)).click()
+        page.get_by_role("button", name=t("transformer.interval_send")).click()
+        expect(page.get_by_test_id("interval-pending")).to_contain_text("30 min")
 
         page.goto(f"/console/alarms?device={TRANSFORMER}")
         table = page.get_by_role("region", name=t("alarms.list"))

@@ -35,7 +35,9 @@ from e200.alarms.service import (
 )
 from e200.alarms.tables import SEVERITIES, STATES, metadata
 from e200.alarms.thresholds import EffectiveThreshold, ThresholdIn
+from e200.alarms.thresholds import clear_override as clear_threshold
 from e200.alarms.thresholds import effective as effective_thresholds
+from e200.alarms.thresholds import set_override as set_threshold
 
 __all__ = [
     "CHANNEL",
@@ -61,6 +63,7 @@ __all__ = [
     "acknowledge_many",
     "active_by_device",
     "clear",
+    "clear_threshold",
     "counts",
     "effective_thresholds",
     "get",
@@ -69,4 +72,5 @@ __all__ = [
     "open_alarm",
     "raise_or_update",
     "router",
+    "set_threshold",
 ]

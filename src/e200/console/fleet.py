@@ -21,8 +21,9 @@ from e200.console.i18n import t
 from e200.console.layout import frame
 from e200.console.live import AlarmFeed
 from e200.console.session import Session
-from e200.console.widgets import when
-from e200.kernel import Scope
+from e200.console.transformer import INTERVALS
+from e200.console.widgets import attempt, notify_error, when
+from e200.kernel import Permission, Principal, Scope
 
 REFRESH_S = 15.0  # readings arrive every 5–60 min; alarms come through the feed at once
 MAX_TRANSFORMERS = 5000
@@ -59,7 +60,10 @@ class FleetView:
                     options, value=self.org_unit or "", label=t("fleet.org_unit"),
                     on_change=self._on_unit,
                 ).props("outlined dense").classes("w-72")  # fmt: skip
-            self.summary = ui.row().classes("gap-2 items-center")
+            with ui.row().classes("w-full items-center gap-2"):
+                self.summary = ui.row().classes("gap-2 items-center")
+                ui.space()
+                self.interval_form = ui.row().classes("items-center gap-2")
             with ui.row().classes("w-full gap-4 no-wrap items-start"):
                 with ui.card().classes("col-7 q-pa-sm").props("flat bordered"):
                     self.map = ui.html("").classes("w-full")
@@ -73,6 +77,7 @@ class FleetView:
                     self.table.add_slot("body-cell-status", _STATUS_SLOT)
                     self.table.add_slot("body-cell-asset_number", _ASSET_SLOT)
                     self.table.add_slot("body-cell-worst_rank", _ALARM_SLOT)
+        self._interval_form()
         await self.load()
         ui.timer(REFRESH_S, self.load)
         ui.timer(1.0, self._on_tick)
@@ -103,7 +108,37 @@ class FleetView:
 
     async def _on_unit(self, e: events.ValueChangeEventArguments[Any]) -> None:
         self.org_unit = e.value or None
+        self._interval_form()
         await self.load()
+
+    def _interval_form(self) -> None:
+        """For a chosen org unit: one reporting interval for all its terminals (a downlink
+        command each, pending until each terminal acknowledges)."""
+        self.interval_form.clear()
+        if self.org_unit is None or not self.session.can(Permission.SEND_COMMANDS):
+            return
+        with self.interval_form:
+            choice = ui.select({m: t("transformer.minutes", n=m) for m in INTERVALS}, value=15,
+                               label=t("fleet.interval_for_unit", unit=self.org_unit)
+                               ).props("outlined dense").classes("w-56")  # fmt: skip
+            ui.button(t("transformer.interval_send"),
+                      on_click=lambda: self._send_interval(int(choice.value))
+                      ).props("unelevated no-caps color=primary")  # fmt: skip
+
+    async def _send_interval(self, minutes: int) -> None:
+        unit = self.org_unit
+
+        def call(conn: Connection, p: Principal) -> monitoring.ReportingIntervalOut:
+            data = monitoring.ReportingIntervalIn(org_unit=unit, interval_min=minutes)
+            return monitoring.set_reporting_interval(conn, data, p.scope, p.username)
+
+        done, out = await attempt(self.session, lambda: self.session.change(
+            "reporting_interval", call, permission=Permission.SEND_COMMANDS, target=unit,
+            detail={"interval_min": minutes},
+            detail_of=lambda o: {"commands": len(o.commands)}), notify_error)  # fmt: skip
+        if done and out is not None:
+            ui.notify(t("fleet.interval_sent", n=len(out.commands), minutes=minutes),
+                      type="positive")  # fmt: skip
 
     async def _on_tick(self) -> None:
         # An alarm raised or cleared anywhere: reload (the page reads only what the user sees).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from nicegui import events, ui
@@ -30,7 +31,7 @@ from e200.console.i18n import t
 from e200.console.layout import frame
 from e200.console.live import AlarmFeed
 from e200.console.session import Session
-from e200.console.widgets import attempt, notify_error, when
+from e200.console.widgets import attempt, error_label, notify_error, show_error, when
 from e200.kernel import NotFoundError, Permission, Principal, Scope, utc_now
 
 WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -74,6 +75,7 @@ class TransformerView:
         self.end: datetime | None = None  # None: the window ends now
         self.seen = feed.seq
         self.data: _Data | None = None
+        self.thresholds_open = False  # kept open across re-draws
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -138,7 +140,7 @@ class TransformerView:
             ui.navigate.reload()
             return
         # Re-draw only on news: a button the user is about to press stays where it is.
-        if force or data != self.data:
+        if force or self.data is None or _news(self.data) != _news(data):
             self.data = data
             self._render()
 
@@ -323,18 +325,100 @@ class TransformerView:
             await self.reload()
 
     def _thresholds(self, limits: list[EffectiveThreshold]) -> None:
-        with ui.card().classes("col gap-1").props("flat bordered"), ui.expansion(
-                t("transformer.thresholds"), icon="tune").classes("w-full"):  # fmt: skip
-            rows = [{"rule": x.label, "value": f"{x.value:g} {x.unit}".strip(),
-                     "origin": t(f"origin.{x.origin}") + (f" {x.origin_key}" if x.origin_key
-                                                          else "")} for x in limits]  # fmt: skip
-            ui.table(columns=[
-                {"name": "rule", "field": "rule", "label": t("thresholds.rule"), "align": "left"},
-                {"name": "value", "field": "value", "label": t("thresholds.value"),
-                 "align": "right"},
-                {"name": "origin", "field": "origin", "label": t("thresholds.origin"),
-                 "align": "left"},
-            ], rows=rows, row_key="rule").props("flat dense").classes("w-full")  # fmt: skip
+        """Each rule's threshold in force here and where it comes from; holders of
+        manage_thresholds override it for this transformer or return to the inherited value."""
+        can_edit = self.session.can(Permission.MANAGE_THRESHOLDS)
+        grid = "display:grid;grid-template-columns:1fr auto auto auto;gap:2px 16px"
+        with (
+            ui.card().classes("col gap-1").props("flat bordered"),
+            ui.expansion(
+                t("transformer.thresholds"),
+                icon="tune",
+                value=self.thresholds_open,
+                on_value_change=self._on_thresholds_toggle,
+            ).classes("w-full"),
+            ui.element("div").classes("w-full items-center").style(grid),
+        ):
+            for head in ("rule", "value", "origin"):
+                ui.label(t(f"thresholds.{head}")).classes("text-caption text-grey-7")
+            ui.label("")
+            for x in limits:
+                origin = t(f"origin.{x.origin}")
+                if x.origin_key and x.origin != "transformer":
+                    origin += f" {x.origin_key}"
+                ui.label(x.label)
+                value = ui.label(f"{x.value:g} {x.unit}".strip()).classes("text-right")
+                value.props(f'data-rule="{x.rule}"')
+                ui.label(origin).classes("text-grey-8")
+                with ui.row().classes("gap-1 no-wrap"):
+                    if can_edit:
+                        edit = ui.button(icon="edit", on_click=partial(self._edit_threshold, x))
+                        edit.props(
+                            f'flat dense round aria-label="{t("thresholds.edit", rule=x.label)}"'
+                        )
+                    if can_edit and x.origin == "transformer":
+                        undo = ui.button(icon="undo", on_click=partial(self._reset_threshold, x))
+                        undo.props(
+                            f'flat dense round aria-label="{t("thresholds.reset", rule=x.label)}"'
+                        )
+
+    def _on_thresholds_toggle(self, e: events.ValueChangeEventArguments[Any]) -> None:
+        self.thresholds_open = bool(e.value)
+
+    def _edit_threshold(self, x: EffectiveThreshold) -> None:
+        with ui.dialog() as dialog, ui.card().classes("q-pa-md gap-2"):
+            ui.label(t("thresholds.edit", rule=x.label)).classes("text-h6")
+            ui.label(t("thresholds.default_is", value=f"{x.default:g} {x.unit}".strip()))
+            value = ui.number(t("thresholds.value"), value=x.value, suffix=x.unit).props(
+                "outlined dense autofocus")  # fmt: skip
+            error = error_label()
+            with ui.row().classes("w-full justify-end"):
+                ui.button(t("common.cancel"), on_click=dialog.close).props("flat no-caps")
+                save = ui.button(
+                    t("common.save"),
+                    on_click=lambda: self._save_threshold(x.rule, value.value, dialog, error),
+                )
+                save.props("unelevated no-caps color=primary")
+        dialog.open()
+
+    async def _save_threshold(self, rule: str, value: float | None, dialog: ui.dialog,
+                              error: ui.label) -> None:  # fmt: skip
+        if value is None:
+            return
+
+        def call(conn: Connection, p: Principal) -> list[EffectiveThreshold]:
+            return alarms.set_threshold(conn, rule, "transformer", self.asset, float(value),
+                                        p.username, p.scope)  # fmt: skip
+
+        done, _ = await attempt(self.session, lambda: self.session.change(
+            "set_threshold", call, permission=Permission.MANAGE_THRESHOLDS, target=self.asset,
+            detail={"rule": rule, "level": "transformer", "key": self.asset, "value": value}),
+            lambda exc: show_error(error, exc.detail))  # fmt: skip
+        if done:
+            dialog.close()
+            ui.notify(t("thresholds.saved"), type="positive")
+            await self.reload(force=True)
+
+    async def _reset_threshold(self, x: EffectiveThreshold) -> None:
+        def call(conn: Connection, p: Principal) -> list[EffectiveThreshold]:
+            return alarms.clear_threshold(conn, x.rule, "transformer", self.asset, p.scope)
+
+        done, _ = await attempt(self.session, lambda: self.session.change(
+            "clear_threshold", call, permission=Permission.MANAGE_THRESHOLDS, target=self.asset,
+            detail={"rule": x.rule, "level": "transformer", "key": self.asset}),
+            notify_error)  # fmt: skip
+        if done:
+            ui.notify(t("thresholds.saved"), type="positive")
+            await self.reload(force=True)
+
+
+def _news(data: _Data) -> tuple[Any, ...]:
+    """What a re-draw would change (an open alarm's running duration is not news)."""
+    return (
+        data.status, data.curve["ts"][-1:], len(data.curve["ts"]),
+        [a.model_dump(exclude={"duration_s"}) for a in data.alarms],
+        data.thresholds, [(c["id"], c["status"]) for c in data.commands],
+    )  # fmt: skip
 
 
 def _value_row(label: str, value: float | None, unit: str) -> None:
