@@ -31,7 +31,8 @@ from sqlalchemy import Engine, text
 from e200.db import EmbeddedPostgres, make_engine, upgrade
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("transformer_id", ">i8"), ("ts", ">i8"), ("interval_min", ">i2"), ("v_a_v", ">f8"),
+    ("transformer_id", ">i8"), ("ts", ">i8"), ("interval_min", ">i2"), ("terminal_id", ">i8"),
+    ("v_a_v", ">f8"),
     ("v_b_v", ">f8"), ("v_c_v", ">f8"), ("i_a_a", ">f8"), ("i_b_a", ">f8"), ("i_c_a", ">f8"),
     ("p_kw", ">f8"), ("q_kvar", ">f8"), ("s_kva", ">f8"), ("pf", ">f8"), ("e_imp_kwh", ">f8"),
     ("received_at", ">i8"),
@@ -100,6 +101,44 @@ def setup_archive(engine: Engine, transformers: int) -> None:
                 "JOIN archives.feeder f ON f.asset_number = 'BQF' || (1 + t.id % 100)"
             )
         )
+        # one terminal (TTU) per transformer, in its district
+        conn.execute(text("INSERT INTO archives.terminal (asset_number) "
+                          "SELECT 'BQT' || substr(asset_number, 3) FROM archives.transformer "
+                          "ORDER BY id"))  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO archives.terminal_transformer (terminal_id, transformer_id, valid_from) "
+            f"SELECT te.id, t.id, {since} FROM archives.terminal te "
+            "JOIN archives.transformer t ON 'BQT' || substr(t.asset_number, 3) = te.asset_number"
+        ))  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO archives.terminal_org_unit (terminal_id, org_unit_id, valid_from) "
+            f"SELECT r.terminal_id, o.org_unit_id, {since} FROM archives.terminal_transformer r "
+            "JOIN archives.transformer_org_unit o ON o.transformer_id = r.transformer_id"
+        ))  # fmt: skip
+
+
+def setup_meters(engine: Engine, per_transformer: int) -> int:
+    """``per_transformer`` meters BQM… under each transformer (phase A), in its district."""
+    since = "now() - interval '2000 days'"
+    with engine.begin() as conn:
+        n = int(conn.execute(text("SELECT count(*) FROM archives.transformer")).scalar_one())
+        conn.execute(text("INSERT INTO archives.meter (asset_number) "
+                          "SELECT 'BQM' || g FROM generate_series(1, :n) g"),
+                     {"n": n * per_transformer})  # fmt: skip
+        conn.execute(text(
+            "CREATE TEMP TABLE bench_mt ON COMMIT DROP AS SELECT m.id AS meter_id, t.id AS "
+            "transformer_id FROM archives.meter m JOIN archives.transformer t ON t.asset_number "
+            "= 'BQ' || (1 + (CAST(substr(m.asset_number, 4) AS int) - 1) / :per)"
+        ), {"per": per_transformer})  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO archives.meter_transformer (meter_id, transformer_id, phase, valid_from) "
+            f"SELECT meter_id, transformer_id, 'A', {since} FROM bench_mt"))  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO archives.meter_org_unit (meter_id, org_unit_id, valid_from) "
+            f"SELECT b.meter_id, o.org_unit_id, {since} FROM bench_mt b "
+            "JOIN archives.transformer_org_unit o ON o.transformer_id = b.transformer_id"
+        ))  # fmt: skip
+    return n * per_transformer
 
 
 def _ids(engine: Engine) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -109,16 +148,24 @@ def _ids(engine: Engine) -> np.ndarray[Any, np.dtype[np.int64]]:
     return np.asarray(rows, dtype=np.int64)
 
 
-def _partitions(engine: Engine, days: list[date]) -> None:
+def _terminal_of(engine: Engine) -> dict[int, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT transformer_id, terminal_id "
+                                 "FROM archives.terminal_transformer")).all()  # fmt: skip
+    return {int(t): int(te) for t, te in rows}
+
+
+def _partitions(engine: Engine, days: list[date], table: str = "dt_reading") -> None:
     from e200.telemetry.partitions import ensure_partitions, existing_partitions, lock
 
     with engine.begin() as conn:
         lock(conn)
-        ensure_partitions(conn, "dt_reading", set(days), existing_partitions(conn))
+        ensure_partitions(conn, table, set(days), existing_partitions(conn))
 
 
 def day_buffer(ids: np.ndarray[Any, np.dtype[np.int64]], day: date, register: np.ndarray[Any, Any],
-               rng: np.random.Generator) -> bytes:  # fmt: skip
+               rng: np.random.Generator, terminals: np.ndarray[Any, np.dtype[np.int64]]
+               ) -> bytes:  # fmt: skip
     """One UTC day of 15-min readings of these transformers as a PostgreSQL binary COPY stream
     (every transformer at each interval, in time order); advances ``register`` in place."""
     n_t = len(ids)
@@ -135,6 +182,7 @@ def day_buffer(ids: np.ndarray[Any, np.dtype[np.int64]], day: date, register: np
     steps = np.arange(1, STEPS_PER_DAY + 1, dtype=np.int64)
     rows["ts"] = np.repeat(first_us + steps * 900_000_000, n_t)
     rows["transformer_id"] = np.tile(ids, STEPS_PER_DAY)
+    rows["terminal_id"] = np.tile(terminals, STEPS_PER_DAY)
     rows["interval_min"] = 15
     hour = np.repeat(steps / 4.0, n_t)
     shape = 0.55 + 0.35 * np.sin((hour - 9.0) / 24.0 * 2 * np.pi) ** 2
@@ -166,10 +214,12 @@ def load_days(engine: Engine, ids: np.ndarray[Any, np.dtype[np.int64]], days: li
     cols = ", ".join(name for name, _ in COLUMNS)
     rng = np.random.default_rng(seed)
     register = 10_000.0 + (ids % 97).astype(np.float64) * 100.0
+    term_of = _terminal_of(engine)
+    terminals = np.asarray([term_of[int(i)] for i in ids], dtype=np.int64)
     written, started = 0, time.perf_counter()
     with psycopg.connect(_dsn(engine)) as conn:
         for n, day in enumerate(sorted(days), 1):
-            buf = day_buffer(ids, day, register, rng)
+            buf = day_buffer(ids, day, register, rng, terminals)
             part = partition_name("dt_reading", day)
             # the 00:00 reading of the next day closes this day: it lives in the next partition
             with conn.cursor() as cur, cur.copy(
@@ -297,9 +347,86 @@ def _api_key(engine: Engine) -> str:
     return str(key)
 
 
-def quality_day() -> float | None:
-    """The acquisition-quality day computation is timed here once the quality slice has one."""
-    return None
+METER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("meter_id", ">i8"), ("ts", ">i8"), ("interval_min", ">i2"), ("v_v", ">f8"), ("i_a", ">f8"),
+    ("p_kw", ">f8"), ("e_imp_kwh", ">f8"), ("received_at", ">i8"),
+)  # fmt: skip
+
+
+def _copy_buffer(columns: tuple[tuple[str, str], ...], values: dict[str, Any], n: int) -> bytes:
+    dtype = [("nf", ">i2")]
+    for name, kind in columns:
+        dtype += [(f"l_{name}", ">i4"), (name, kind)]
+    rows = np.zeros(n, dtype=dtype)
+    rows["nf"] = len(columns)
+    for name, kind in columns:
+        rows[f"l_{name}"] = 2 if kind == ">i2" else 8
+        rows[name] = values[name]
+    header = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+    return header + rows.tobytes() + b"\xff\xff"
+
+
+def load_meter_day(engine: Engine, day: date, progress: Progress, seed: int = 5,
+                   chunk: int = 50_000) -> tuple[int, float]:  # fmt: skip
+    """One UTC day of every meter's 15-min readings (2 % of the points missing, 1 % two hours
+    late) and its daily frozen readings (99 % of the meters, by 00:05), by binary COPY."""
+    _partitions(engine, [day, day + timedelta(days=1)], "meter_reading")
+    _partitions(engine, [day, day + timedelta(days=1)], "meter_daily")
+    with engine.connect() as conn:
+        ids = np.asarray(conn.execute(text("SELECT id FROM archives.meter ORDER BY id"))
+                         .scalars().all(), dtype=np.int64)  # fmt: skip
+    rng = np.random.default_rng(seed)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    first_us = int((start - PG_EPOCH).total_seconds()) * 1_000_000
+    steps = first_us + np.arange(1, STEPS_PER_DAY + 1, dtype=np.int64) * 900_000_000
+    cols = ", ".join(name for name, _ in METER_COLUMNS)
+    written, started = 0, time.perf_counter()
+    with psycopg.connect(_dsn(engine)) as pg:
+        for at in range(0, len(ids), chunk):
+            part = ids[at : at + chunk]
+            ts = np.repeat(steps, len(part))
+            mid = np.tile(part, STEPS_PER_DAY)
+            keep = rng.random(len(ts)) >= 0.02
+            delay = np.where(rng.random(len(ts)) < 0.01, 7_200_000_000, 60_000_000)
+            p = np.abs(rng.normal(0.5, 0.3, len(ts)))
+            reg = 1000.0 + np.cumsum((p * 0.25).reshape(STEPS_PER_DAY, len(part)), axis=0)
+            values = {"meter_id": mid, "ts": ts, "interval_min": 15,
+                      "v_v": rng.normal(230.0, 2.0, len(ts)), "i_a": p * 1000 / 230, "p_kw": p,
+                      "e_imp_kwh": reg.reshape(-1), "received_at": ts + delay}  # fmt: skip
+            values = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in values.items()}
+            n = int(keep.sum())
+            with pg.cursor() as cur, cur.copy(
+                f"COPY telemetry.meter_reading ({cols}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:  # fmt: skip
+                copy.write(_copy_buffer(METER_COLUMNS, values, n))
+            pg.commit()
+            written += n
+            progress(f"meter readings: {written:,}")
+        frozen = ids[rng.random(len(ids)) < 0.99]
+        with pg.cursor() as cur:
+            cur.execute("INSERT INTO telemetry.meter_daily (meter_id, day, e_imp_kwh, "
+                        "received_at) SELECT m, %s, 1000.0, %s FROM unnest(%s::bigint[]) m",
+                        (day, start + timedelta(minutes=5), frozen.tolist()))  # fmt: skip
+        pg.commit()
+    return written, time.perf_counter() - started
+
+
+def quality_day(engine: Engine, day: date, runs: int = 2) -> dict[str, Any]:
+    """The acquisition-quality computation of one local (UTC) day, first and again (a
+    recomputation replaces the day's rows), each in its own transaction."""
+    from e200 import quality
+
+    seconds = []
+    computed = None
+    for _ in range(runs):
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            computed = quality.compute_day(conn, day, "UTC")
+        seconds.append(time.perf_counter() - started)
+    assert computed is not None
+    return {"quality_day_s": round(min(seconds), 3), "quality_day_runs_s": [round(x, 3)
+            for x in seconds], "quality_meters": computed.meters,
+            "quality_terminals": computed.terminals}  # fmt: skip
 
 
 def run(
@@ -310,6 +437,7 @@ def run(
     repeats: int = 100,
     database_url: str | None = None,
     progress: Progress = lambda _: None,
+    meters_per_transformer: int = 50,
 ) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
@@ -368,6 +496,21 @@ def run(
                 progress(f"measuring at {grown_days} days")
                 result[f"at_{grown_days}d"] = measure(engine, client, headers, end, numbers,
                                                       year_numbers, repeats)  # fmt: skip
+        if meters_per_transformer > 0:
+            # Acquisition quality of yesterday for the province preset: 10,000 terminals,
+            # 500,000 meters (50 per transformer) with a day of 15-min readings.
+            n = setup_meters(engine, meters_per_transformer)
+            progress(f"a day of readings of {n:,} meters")
+            rows, secs = load_meter_day(engine, today - timedelta(days=1), progress)
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE telemetry.meter_reading"))
+                conn.execute(text("ANALYZE telemetry.meter_daily"))
+            progress("acquisition quality of one day")
+            result.update(
+                quality_day(engine, today - timedelta(days=1)),
+                meter_readings=rows,
+                meter_load_rows_per_s=round(rows / secs),
+            )
         with engine.connect() as conn:
             result["stored_rows"] = int(conn.execute(text(
                 "SELECT count(*) FROM telemetry.dt_reading")).scalar_one())  # fmt: skip
@@ -380,14 +523,13 @@ def run(
         shutil.rmtree(scratch, ignore_errors=True)  # the cluster: gigabytes at full size
     result["load_1m_at_end"] = round(os.getloadavg()[0], 2)
     last = result[f"at_{grown_days}d"] if grown_days > days else result[f"at_{days}d"]
-    quality = quality_day()
     result.update(
         curve_7d_p95_ms=result[f"at_{days}d"]["curve_7d_p95_ms"],
         curve_1y_p95_ms=result[f"at_{days}d"]["curve_1y_p95_ms"],
         day_aggregate_s=result[f"at_{days}d"]["day_aggregate_s"],
-        quality_day_s=quality,
         grown=last,
     )  # fmt: skip
-    if quality is None:
-        result["quality_day_note"] = "no acquisition-quality computation in this tree yet"
+    result.setdefault("quality_day_s", None)
+    if result["quality_day_s"] is None:
+        result["quality_day_note"] = "not measured (meters_per_transformer = 0)"
     return result

@@ -390,15 +390,19 @@ def bench_queries(
     grown_days: Annotated[int, typer.Option(help="Days of history at the second one.")] = 90,
     year_transformers: Annotated[int, typer.Option(help="Transformers with a full year.")] = 3,
     repeats: Annotated[int, typer.Option(help="Timed calls per curve figure.")] = 100,
+    meters_per_transformer: Annotated[int, typer.Option(
+        help="Meters under each transformer for the acquisition-quality day (0: skip).")] = 50,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:  # fmt: skip
-    """Curves and aggregates through the API vs plain SQL of the same rows, at two history sizes."""
+    """Curves and aggregates through the API vs plain SQL of the same rows, at two history
+    sizes; one day's acquisition quality of the meters."""
     from e200.bench.queries import run
 
     settings = _settings(log_level="warning")
     with console.status("benchmark") as status:
         result = run(transformers, days, grown_days, year_transformers, repeats,
-                     settings.database_url, progress=lambda msg: status.update(msg))  # fmt: skip
+                     settings.database_url, progress=lambda msg: status.update(msg),
+                     meters_per_transformer=meters_per_transformer)  # fmt: skip
     if json_out:
         typer.echo(orjson.dumps(result).decode())
         return
