@@ -12,6 +12,7 @@ with ``command_ack`` (and, for ``sync_meters``, the list the terminal collects).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from e200.sim.messages import (
     step_messages,
     terminal_meters,
 )
+from e200.sim.replay import answer_read
 from e200.sim.simulate import STEP_MIN, AreaDay, Simulator, day_start
 
 log = structlog.get_logger(__name__)
@@ -111,13 +113,14 @@ def run_live(
         )
 
     while not stop.is_set():
-        _handle_commands(cmd_bus, by_terminal, latest, publish, stats, sim_now())
+        _handle_commands(cmd_bus, by_terminal, latest, publish, stats, sim_now(), days)
         if sim_now() < next_ts:
             stop.wait(0.05)
             continue
         d0 = day_start(next_ts - step)
         if d0 not in days:
-            days.clear()  # keep one day of results in memory
+            for old in [d for d in days if d < d0 - timedelta(days=1)]:
+                del days[old]  # keep today's and yesterday's results (on-demand re-reads)
             days[d0] = {a.index: sim.area_day(a, d0) for a in grid.areas}
         k = int((next_ts - d0) / step) - 1
         for area in grid.areas:
@@ -161,6 +164,7 @@ def _handle_commands(
     publish: Callable[[list[Message], str], None],
     stats: LiveStats,
     ts: datetime,
+    days: dict[datetime, dict[int, AreaDay]] | None = None,
 ) -> None:
     for payload in _take_commands(bus):
         try:
@@ -176,7 +180,11 @@ def _handle_commands(
                 bus.publish(payload)  # not one of our terminals: leave it for others
             continue
         stats.commands += 1
-        out = _answer(cmd, area, latest.get(area.index), ts)
+        params = cmd.get("params") or {}
+        if cmd.get("kind") == "read_now" and params.get("from") and params.get("to"):
+            out = _reread(cmd, area, days or {}, ts)
+        else:
+            out = _answer(cmd, area, latest.get(area.index), ts)
         publish(out, area.terminal.asset_number)
         stats.acks.append(out[0])
 
@@ -213,3 +221,15 @@ def _answer(
             command_ack(terminal, cid, "ok", {"ts": day.ends[k].isoformat(), "readings": readings})
         ]
     return [command_ack(terminal, cid, "error", {"error": f"unknown kind {kind!r}"})]
+
+
+def _reread(cmd: dict[str, Any], area: StationArea, days: dict[datetime, dict[int, AreaDay]],
+            ts: datetime) -> list[Message]:  # fmt: skip
+    """A re-collection (``read_now`` with a window): the readings the meters hold for the
+    window's intervals that have ended, from the days still in memory (today and yesterday)."""
+    held = [by_area[area.index] for _, by_area in sorted(days.items()) if area.index in by_area]
+    params = dict(cmd.get("params") or {})
+    with contextlib.suppress(ValueError):  # answer_read reports a bad window
+        to = datetime.fromisoformat(str(params["to"]))
+        params["to"] = min(to, floor_interval(ts)).isoformat()
+    return answer_read({**cmd, "params": params}, lambda _terminal, _start: held)
