@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ from e200 import quality
 from e200.cli import app
 from e200.cli.runtime import maintenance_thread
 from e200.config import Settings
+from e200.kernel import InvalidInputError
 from e200.sim import FaultConfig, build_grid, load_grid, plan_faults
 from e200.sim.replay import replay
 
@@ -67,7 +69,7 @@ def test_a_day_not_over_is_partial(grid_db: Engine) -> None:
         expected = conn.execute(select(func.max(text("expected"))).select_from(
             text("quality.meter_day"))).scalar_one()  # fmt: skip
     assert done.partial and expected == 24  # 6 hours of quarter hours so far
-    with grid_db.begin() as conn, pytest.raises(ValueError):
+    with grid_db.begin() as conn, pytest.raises(InvalidInputError):
         quality.compute_day(conn, DST_DAY + timedelta(days=3), TZ, now=d0)
 
 
@@ -98,3 +100,15 @@ def test_the_maintenance_thread_computes_yesterday_and_today(engine: Engine,
                     .scalars())  # fmt: skip
     today = quality.local_today(TZ)
     assert days == [today - timedelta(days=1), today]
+
+
+def test_routes_refuse_a_day_not_begun_and_answer_empty_days(client: TestClient) -> None:
+    future = (datetime.now(UTC) + timedelta(days=5)).date().isoformat()
+    r = client.post("/api/v1/quality/compute", json={"day": future})
+    assert r.status_code == 422 and r.json()["field"] == "day", r.text
+    r = client.get("/api/v1/quality/summary", params={"day": "2026-03-01"})
+    assert r.status_code == 200 and r.json()["units"] == [] and r.json()["total"] is None
+    r = client.get("/api/v1/quality/weak-points", params={"n": 5, "m": 3})
+    assert r.status_code == 422 and r.json()["field"] == "n", r.text
+    r = client.get("/api/v1/quality/trend", params={"step": "week"})
+    assert r.status_code == 422 and r.json()["field"] == "step", r.text

@@ -28,6 +28,7 @@ def compute(
     from e200 import quality
     from e200.cli.main import _settings
     from e200.db import Database, upgrade
+    from e200.kernel import E200Error
 
     settings = _settings(log_level="warning")
     try:
@@ -59,7 +60,7 @@ def compute(
                         f"{d}: {done.meters} meters, {done.terminals} terminals in "
                         f"{done.seconds:.2f} s" + (" (partial)" if done.partial else "")
                     )
-    except ValueError as exc:
+    except E200Error as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     finally:

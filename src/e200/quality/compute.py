@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 
 from e200 import archives, telemetry
-from e200.kernel import as_utc, utc_now
+from e200.kernel import InvalidInputError, as_utc, utc_now
 from e200.quality.tables import computed_day, meter_day, terminal_day
 
 
@@ -89,7 +89,7 @@ def compute_day(conn: Connection, day: date, tz: str, rules: QualityRules = Qual
     now = as_utc(now) if now else utc_now()
     d0, d1 = day_bounds(day, tz)
     if now <= d0:
-        raise ValueError(f"day {day} has not begun")
+        raise InvalidInputError(f"day: {day} has not begun", field="day")
     partial = now < d1
     step = timedelta(minutes=rules.point_interval_min)
     end = d1 if not partial else d0 + step * int((now - d0) / step)
