@@ -1,6 +1,6 @@
 """The alarm engine on the ingest pipeline: durations, hysteresis (no flapping), replays and two
-concurrent pipelines (one alarm), the offline timer, threshold inheritance through the API
-(next batch, audited), contextual advice and links."""
+concurrent pipelines (one alarm), the offline timer, the last gasp (outage), threshold
+inheritance through the API (next batch, audited), contextual advice and links."""
 
 from __future__ import annotations
 
@@ -155,6 +155,34 @@ def test_offline_timer_raises_without_a_message_and_a_report_clears(client: Test
     _ingest(pipe, _dt(4))
     [offline] = _alarms(client, rule="terminal_offline")
     assert offline["state"] == "cleared"
+
+
+def _event(at: datetime, device: str, event: str) -> dict[str, Any]:
+    return {"v": 1, "type": "event", "device": device,
+            "ts": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "event": event}  # fmt: skip
+
+
+def test_a_terminals_last_gasp_raises_outage_on_its_transformer_and_power_up_clears(
+    client: TestClient,
+) -> None:
+    build_areas(engine_of(client))
+    pipe = _pipeline(client)
+    down, up = T0 + STEP + timedelta(minutes=4), T0 + STEP * 9 + timedelta(minutes=2)
+    _ingest(pipe, _dt(0), _dt(1))
+    _ingest(pipe, _event(down, "TTU1", "power_down"), _event(down, "M1", "power_down"))
+    [outage] = _alarms(client, rule="outage")  # on T1 only: a meter's gasp is no DT outage
+    assert (outage["asset_number"], outage["state"]) == ("T1", "active")
+    assert outage["started_at"].startswith(down.strftime("%Y-%m-%dT%H:%M"))
+    assert outage["details"]["source"] == "last_gasp" and "last gasp" in outage["message"]
+    _ingest(pipe, _event(up, "TTU1", "power_up"))
+    [outage] = _alarms(client, rule="outage")
+    assert outage["state"] == "cleared" and outage["cleared_at"].startswith(
+        up.strftime("%Y-%m-%dT%H:%M")
+    )
+    # A lost power-up: the first reading with voltage clears the outage.
+    _ingest(pipe, _event(up + STEP * 2, "TTU1", "power_down"))
+    _ingest(pipe, _dt(13))
+    assert [a["state"] for a in _alarms(client, rule="outage")] == ["cleared", "cleared"]
 
 
 def test_threshold_inheritance_takes_effect_on_the_next_batch_and_is_audited(

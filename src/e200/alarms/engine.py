@@ -15,9 +15,13 @@ Per batch, inside the batch's transaction:
    band. Raising goes through ``raise_or_update`` (``INSERT … ON CONFLICT`` on the partial
    unique index), so there is never a second open alarm of a rule on a device.
 
-Terminals seen in the batch have their silence timer reset and their offline alarm cleared;
-``check_offline`` (a timer, see ``e200.cli.runtime``) raises ``terminal_offline`` for
-terminals silent longer than k × their reporting interval, without waiting for a message.
+A terminal's (or transformer's) last gasp (``power_down`` event) raises ``outage`` on its
+transformer at the event's time — a station area without supply sends no readings, so the
+voltage rule alone would never see it — and its ``power_up`` clears it (so does the first
+reading with voltage back). Terminals seen in the batch have their silence timer reset and
+their offline alarm cleared; ``check_offline`` (a timer, see ``e200.cli.runtime``) raises
+``terminal_offline`` for terminals silent longer than k × their reporting interval, without
+waiting for a message.
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ from sqlalchemy import ARRAY, BigInteger, Connection, any_, cast, select, text
 
 from e200 import archives, telemetry
 from e200.alarms import service
-from e200.alarms.catalog import OFFLINE, READING_RULES, Reading, RuleSpec, unbalance_pct
+from e200.alarms.catalog import (
+    OFFLINE,
+    READING_RULES,
+    RULES_BY_KEY,
+    Reading,
+    RuleSpec,
+    unbalance_pct,
+)
 from e200.alarms.tables import alarm, rule_state
 from e200.alarms.thresholds import effective_for
 from e200.kernel import utc_now
@@ -50,6 +61,7 @@ DT_ROW_COLUMNS = tuple(c.name for c in telemetry.metadata.tables["telemetry.dt_r
 _COL = {name: k for k, name in enumerate(DT_ROW_COLUMNS)}
 _KEYS = ("transformer_id", "ts", "interval_min", "terminal_id", "received_at")
 _QUANTITIES = [c for c in DT_ROW_COLUMNS if c not in _KEYS]
+_TERM_TRAFO = archives.metadata.tables["archives.terminal_transformer"]
 
 
 @dataclass
@@ -143,6 +155,8 @@ class AlarmEngine:
     # -- readings ------------------------------------------------------------------------------
 
     def __call__(self, conn: Connection, batch: Validated) -> None:
+        if batch.events:
+            self.supply_events(conn, batch.events)
         if batch.dt_rows:
             self.evaluate(conn, batch.dt_rows)
         if batch.seen_terminals:
@@ -293,6 +307,58 @@ class AlarmEngine:
              "breach_n": [s.breach_n for _, _, s in changed],
              "ok_n": [s.ok_n for _, _, s in changed],
              "prev": [s.prev_value for _, _, s in changed]})  # fmt: skip
+
+    # -- last gasp and restore ------------------------------------------------------------------
+
+    def supply_events(self, conn: Connection, events: list[tuple[Any, ...]]) -> None:
+        """``power_down`` of a terminal or transformer raises ``outage`` on the transformer (at
+        the event's time); ``power_up`` clears it. Events in time order; meters' events are the
+        outage correlation's business, not an alarm of the transformer."""
+        wanted = sorted((e[2], e[0], e[1], e[3]) for e in events
+                        if e[0] in ("terminal", "transformer")
+                        and e[3] in ("power_down", "power_up"))  # fmt: skip
+        if not wanted:
+            return
+        terminals = sorted({dev for _, kind, dev, _ in wanted if kind == "terminal"})
+        at_of = {dev: ts for ts, kind, dev, _ in wanted if kind == "terminal"}
+        owner = self._transformers_of(conn, terminals, at_of)
+        trafos = {dev: dev for _, kind, dev, _ in wanted if kind == "transformer"}
+        facts = archives.device_facts(conn, "transformer",
+                                      sorted({*owner.values(), *trafos}))  # fmt: skip
+        spec = RULES_BY_KEY["outage"]
+        for ts, kind, dev, event in wanted:
+            trafo = owner.get(dev) if kind == "terminal" else dev
+            f = None if trafo is None else facts.get(trafo)
+            if f is None:
+                continue
+            if event == "power_up":
+                service.clear(conn, device_kind="transformer", device_id=f.id, rule=spec.key,
+                              at=ts)  # fmt: skip
+                continue
+            source = "terminal" if kind == "terminal" else "transformer"
+            service.raise_or_update(
+                conn, device_kind="transformer", device_id=f.id, asset_number=f.asset_number,
+                rule=spec.key, severity=spec.severity,
+                message=f"{spec.label} at {f.asset_number}: last gasp (power down) of its "
+                        f"{source} at {ts.isoformat()}",
+                advice=self.advice(spec, f.asset_number, None, ts),
+                details={"source": "last_gasp", "device_kind": kind, "event_ts": ts.isoformat()},
+                peak=spec.peak, at=ts, update_context=False,
+            )  # fmt: skip
+
+    def _transformers_of(self, conn: Connection, terminals: list[int],
+                         at: dict[int, datetime]) -> dict[int, int]:  # fmt: skip
+        """The transformer each terminal was attached to at its event's time."""
+        if not terminals:
+            return {}
+        rows = conn.execute(
+            select(_TERM_TRAFO.c.terminal_id, _TERM_TRAFO.c.transformer_id,
+                   _TERM_TRAFO.c.valid_from, _TERM_TRAFO.c.valid_to)
+            .where(_TERM_TRAFO.c.terminal_id.in_(terminals))
+        ).all()  # fmt: skip
+        return {r.terminal_id: r.transformer_id for r in rows
+                if r.valid_from <= at[r.terminal_id]
+                and (r.valid_to is None or at[r.terminal_id] < r.valid_to)}  # fmt: skip
 
     # -- terminal silence ----------------------------------------------------------------------
 

@@ -268,6 +268,9 @@ class AreaFaults:
     meter: dict[int, list[MeterFault]] = field(default_factory=lambda: defaultdict(list))
     chronic_success: float | None = None
     overloads: list[tuple[datetime, datetime, float]] = field(default_factory=list)
+    # (start, end, load factor, phase): new load on one phase only (overload with unbalance);
+    # not planned by default, a test adds it to a plan (truth kind ``overload``, ``phase``)
+    phase_overloads: list[tuple[datetime, datetime, float, str]] = field(default_factory=list)
     sags: list[tuple[datetime, datetime, float]] = field(default_factory=list)
     harmonics: list[tuple[datetime, datetime, float]] = field(default_factory=list)
     # (start, end, voltage factor, midday only): tap too high, seasonal midday over-voltage

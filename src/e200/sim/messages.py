@@ -32,8 +32,9 @@ def _r(x: float, nd: int) -> float:
     return round(float(x), nd)
 
 
-def step_messages(day: AreaDay, k: int) -> list[Message]:
-    """Every message the area's terminal forwards for step ``k`` (interval ending ``ends[k]``)."""
+def step_messages(day: AreaDay, k: int, *, meters: bool = True) -> list[Message]:
+    """Every message the area's terminal forwards for step ``k`` (interval ending ``ends[k]``);
+    ``meters=False`` leaves out the meters' readings and freezes (events stay)."""
     area = day.area
     ts = day.ends[k]
     stamp = iso(ts)
@@ -55,7 +56,7 @@ def step_messages(day: AreaDay, k: int) -> list[Message]:
             }
         )
     midnight = ts.hour == 0 and ts.minute == 0
-    for j, mt in enumerate(area.meters):
+    for j, mt in enumerate(area.meters if meters else ()):
         if not day.meter_send[k, j]:
             continue
         imp, exp = _r(day.meter_imp[k, j], 2), _r(day.meter_exp[k, j], 2)

@@ -136,6 +136,12 @@ class Simulator:
             frac = np.array([_overlap(t0, t1, e - step, e) for e in ends]) / step.total_seconds()
             p *= (1 + (factor - 1) * frac)[:, None]
             q *= (1 + (factor - 1) * frac)[:, None]
+        for t0, t1, factor, phase in af.phase_overloads:
+            frac = np.array([_overlap(t0, t1, e - step, e) for e in ends]) / step.total_seconds()
+            on_phase = np.array([mt.phase == phase for mt in area.meters])
+            grow = np.where(on_phase[None, :], (1 + (factor - 1) * frac)[:, None], 1.0)
+            p *= grow
+            q *= grow
         amb, humidity, clouds = profiles.weather(mids, self.seed, t.lat)
         pv = profiles.pv_output(area.meters, mids, t.lat, t.lon, clouds)
         live, dead_end, area_dead = _outage_masks(area, af.outages, ends, step)
