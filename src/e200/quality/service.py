@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from e200 import archives, telemetry, terminal
 from e200.kernel import InvalidInputError, NotFoundError, Scope, utc_now
@@ -370,7 +370,9 @@ def weak_points(conn: Connection, scope: Scope, *, day: date, n: int = 3, m: int
                func.count().filter(md.c.daily_ok).label("daily_ok"))
         .where(md.c.day >= first, md.c.day <= day, md.c.org_unit_id.in_(ids))
         .group_by(md.c.meter_id, md.c.terminal_id, md.c.org_unit_id)
-    ).all()  # fmt: skip
+        .having(or_(func.count().filter(fail) >= n,
+                    and_(func.sum(md.c.received) == 0, func.count().filter(md.c.daily_ok) == 0)))
+    ).all()  # only chronic missers and silent meters come back  # fmt: skip
     chronic_rows = [h for h in hist if h.days_failing >= n]
     never_rows = [h for h in hist if h.received == 0 and h.daily_ok == 0]
     meter_names = archives.asset_numbers(
