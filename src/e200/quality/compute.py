@@ -21,15 +21,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Connection,
     Float,
+    Select,
     and_,
     case,
     cast,
+    column,
     delete,
     extract,
     func,
     literal,
     literal_column,
     select,
+    table,
 )
 from sqlalchemy.dialects.postgresql import insert
 
@@ -129,7 +132,7 @@ def _within(counts: Any, interval_min: Any) -> Any:
 def _meters(conn: Connection, day: date, d0: datetime, end: datetime, at: datetime,
             expected: int, deadline: datetime, now: datetime) -> int:  # fmt: skip
     ro = archives.meter_roster(at).subquery("ro")
-    pc = telemetry.meter_point_counts(d0, end).subquery("pc")
+    pc = _materialize(conn, "quality_meter_counts", telemetry.meter_point_counts(d0, end))
     dl = telemetry.daily_readings(day).subquery("dl")
     exp = literal(expected)
     base = (
@@ -205,3 +208,15 @@ def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, at: dat
 def _count(conn: Connection, table: Any, day: date) -> int:
     # (an INSERT … SELECT with a CTE reports no row count through the driver)
     return int(conn.execute(select(func.count()).where(table.c.day == day)).scalar_one())
+
+
+def _materialize(conn: Connection, name: str, query: Select[Any]) -> Any:
+    """The rows of ``query`` as a temporary table dropped at commit. PostgreSQL runs the scan
+    of a ``CREATE TABLE … AS`` with parallel workers, never the one inside an ``INSERT …
+    SELECT`` — the day's readings are by far the largest input."""
+    compiled = query.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {compiled}",
+                         compiled.params)  # fmt: skip
+    conn.exec_driver_sql(f"ANALYZE pg_temp.{name}")
+    return table(name, *(column(str(c.key)) for c in query.selected_columns)).alias("pc")
