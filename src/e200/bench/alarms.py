@@ -31,6 +31,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -292,6 +293,7 @@ def run(transformers: int = 10_000, intervals: int = 8, batch_size: int = 5000,
         engine.dispose()
         if cluster is not None:
             cluster.stop()
+            shutil.rmtree(cluster.data_dir, ignore_errors=True)  # the temporary folder made above
     lat, by_rule, unmatched = latencies(listener.received, sent_at)
     rps, base_rps = stream.count / with_s, stream.count / base_s
     result: dict[str, Any] = {
