@@ -16,7 +16,7 @@ from rich.table import Table
 from e200 import __version__, logs
 from e200.cli.archives_cmd import archives_app, bench_import
 from e200.cli.bench_alarms_cmd import bench_alarms
-from e200.cli.quality_cmd import quality_app
+from e200.cli.quality_cmd import bench_quality, quality_app
 from e200.config import Settings
 from e200.sim.cli import sim_app
 
@@ -34,6 +34,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(archives_app, name="archives")
 app.add_typer(quality_app, name="quality")
 bench_app.command("import")(bench_import)
+bench_app.command("quality")(bench_quality)
 bench_app.command("alarms")(bench_alarms)
 auth_app = typer.Typer(help="Users and sign-on: directory sync, API keys, lockouts.",
                        no_args_is_help=True)  # fmt: skip

@@ -65,3 +65,27 @@ def compute(
         raise typer.Exit(2) from exc
     finally:
         database.close()
+
+
+def bench_quality(
+    transformers: Annotated[int, typer.Option(help="Transformers, one terminal each.")] = 10_000,
+    meters_per_transformer: Annotated[int, typer.Option(help="Meters under each.")] = 50,
+    runs: Annotated[int, typer.Option(help="Computations of the day (best counts).", min=1)] = 3,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """One day of acquisition quality for a synthetic grid (default: the province size, 10,000
+    terminals and 500,000 meters): load a day of readings, compute it, read the summary and the
+    weak points. Needs several GB of disk at full size."""
+    from e200.bench.quality import run
+    from e200.cli.main import _settings
+
+    settings = _settings(log_level="warning")
+    with console.status("benchmark") as status:
+        result = run(transformers, meters_per_transformer, runs, settings.database_url,
+                     progress=lambda msg: status.update(msg))  # fmt: skip
+    if json_out:
+        typer.echo(orjson.dumps(result).decode())
+        return
+    for key in ("meters", "meter_readings", "quality_day_s", "quality_day_runs_s", "summary_s",
+                "weak_points_s", "completeness_rate_pct", "load_1m_at_start"):  # fmt: skip
+        console.print(f"{key}: {result[key]}")
