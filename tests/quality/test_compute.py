@@ -42,7 +42,7 @@ def _sums(engine: Engine) -> tuple[int, ...]:
         row = conn.execute(text(
             "SELECT count(*), sum(expected), sum(received), sum(on_time), sum(missing), "
             "count(*) FILTER (WHERE daily_ok) FROM quality.meter_day")).one()  # fmt: skip
-    return tuple(int(x) for x in row)
+    return tuple(int(x or 0) for x in row)
 
 
 def test_a_dst_day_has_92_points_and_recomputing_replaces_it(grid_db: Engine) -> None:
@@ -60,6 +60,10 @@ def test_a_dst_day_has_92_points_and_recomputing_replaces_it(grid_db: Engine) ->
         days = conn.execute(text("SELECT count(*) FROM quality.computed_day")).scalar_one()
         span = conn.execute(text("SELECT min(span_s), max(span_s) FROM quality.terminal_day")).one()
     assert days == 1 and span == (23 * 3600.0, 23 * 3600.0)
+    with grid_db.begin() as conn:
+        assert quality.purge_before(conn, DST_DAY) == 0
+        assert quality.purge_before(conn, DST_DAY + timedelta(days=1)) == 1
+    assert _sums(grid_db)[0] == 0
 
 
 def test_a_day_not_over_is_partial(grid_db: Engine) -> None:

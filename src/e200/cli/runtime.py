@@ -199,6 +199,8 @@ def maintenance_thread(engine: Engine, settings: Settings, stop: threading.Event
         """Yesterday's figures (late data and re-collections still arrive) and today's so far."""
         rules = quality.QualityRules(offline_after_intervals=settings.offline_after_intervals)
         today = quality.local_today(settings.timezone)
+        with engine.begin() as conn:
+            quality.purge_before(conn, today - timedelta(days=settings.retention_days))
         for day in (today - timedelta(days=1), today):
             with engine.begin() as conn:
                 done = quality.compute_day(conn, day, settings.timezone, rules)

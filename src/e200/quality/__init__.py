@@ -2,8 +2,15 @@
 terminal and org unit (every level), weak points, trends and re-collection of missing points."""
 
 from e200.quality.api import router
-from e200.quality.compute import DayComputed, QualityRules, compute_day, day_bounds, local_today
-from e200.quality.model import SummaryOut, WeakPointsOut
+from e200.quality.compute import (
+    DayComputed,
+    QualityRules,
+    compute_day,
+    day_bounds,
+    local_today,
+    purge_before,
+)
+from e200.quality.model import RecollectIn, SummaryOut, WeakPointsOut
 from e200.quality.service import (
     WeakPointRules,
     devices,
@@ -18,6 +25,7 @@ from e200.quality.tables import metadata
 __all__ = [
     "DayComputed",
     "QualityRules",
+    "RecollectIn",
     "SummaryOut",
     "WeakPointRules",
     "WeakPointsOut",
@@ -27,6 +35,7 @@ __all__ = [
     "local_today",
     "metadata",
     "missing_intervals",
+    "purge_before",
     "recollect",
     "router",
     "summary",

@@ -220,3 +220,10 @@ def _materialize(conn: Connection, name: str, query: Select[Any]) -> Any:
                          compiled.params)  # fmt: skip
     conn.exec_driver_sql(f"ANALYZE pg_temp.{name}")
     return table(name, *(column(str(c.key)) for c in query.selected_columns)).alias("pc")
+
+
+def purge_before(conn: Connection, cutoff: date) -> int:
+    """Delete the figures of days before ``cutoff`` (retention); returns the days dropped."""
+    conn.execute(delete(meter_day).where(meter_day.c.day < cutoff))
+    conn.execute(delete(terminal_day).where(terminal_day.c.day < cutoff))
+    return int(conn.execute(delete(computed_day).where(computed_day.c.day < cutoff)).rowcount)

@@ -227,10 +227,9 @@ def devices(conn: Connection, scope: Scope, *, kind: str, day: date, org_unit: s
     key = "meter_id" if kind == "meter" else "terminal_id"
     query = select(table).where(table.c.day == day, table.c.org_unit_id.in_(list(visible)))
     if terminal_number is not None:
-        refs = archives.lookup_devices(conn, "terminal", [terminal_number])
-        if terminal_number not in refs:
-            raise NotFoundError("terminal", terminal_number, field="terminal")
-        query = query.where(table.c.terminal_id == refs[terminal_number].id)
+        archives.get_asset(conn, archives.KINDS["terminal"], terminal_number, scope)  # else 404
+        ref = archives.lookup_devices(conn, "terminal", [terminal_number])[terminal_number]
+        query = query.where(table.c.terminal_id == ref.id)
     if only_failing:
         query = query.where(table.c.missing > 0) if kind == "terminal" else query.where(
             (table.c.missing > 0) | ~table.c.daily_ok)  # fmt: skip
