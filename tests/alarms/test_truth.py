@@ -17,8 +17,9 @@ Forced on top of the default plan (the default mix has few of them, at random ho
   cannot tell an outage from a broken link: the meters' last gasps are the outage correlation's
   evidence, not an alarm rule's);
 * an evening overload (17–22 h local time) from new load on one phase → ``overload`` whose
-  advice says to rebalance the phases (and oil over-temperature where the top oil passes
-  95 °C).
+  advice says to rebalance the phases;
+* a hot day (12–20 h local time): the load of another area × 3–4.5 (the first of the busiest
+  areas whose top oil reaches 98 °C in a dry run) → ``overload`` and oil over-temperature.
 
 Required: every injected overload (≥ 2 intervals above 100 % as stored), voltage sag deep
 enough to pass −10 %, frequency excursion, high-harmonics window, area outage (``outage`` when
@@ -52,6 +53,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+from power_grid_model.errors import PowerGridError
 from sqlalchemy import Engine, select
 
 from e200 import alarms, archives, telemetry
@@ -177,6 +179,42 @@ def _force(grid: SimGrid, plan: FaultPlan, seed: int) -> dict[str, str]:
         )
     )
     forced["evening overload, one phase"] = trafo
+    # A hot day (12:00–20:00 local): the load of an area grows (air conditioning) by 3–4.5 ×,
+    # chosen by dry runs with the fault: the busiest areas first, the first that takes the top
+    # oil to ≥ 98 °C with the phase current ≤ 4.5 × rated (the ingest's plausible range is 5 ×).
+    day = START + timedelta(days=1)
+    t0, t1 = day + timedelta(hours=4), day + timedelta(hours=12)
+    busiest: list[tuple[float, int]] = []
+    for n in free:
+        if n not in (out_gasp, out_lost, idx):
+            d = dry.area_day(grid.areas[n], day)
+            k = [m for m, e in enumerate(d.ends) if t0 < e <= t1]
+            busiest.append((float(np.mean(d.dt_values["s_kva"][k]))
+                            / grid.areas[n].transformer.rated_kva, n))  # fmt: skip
+    hot: tuple[int, float] | None = None
+    for _, n in sorted(busiest, reverse=True)[:10]:
+        area = grid.areas[n]
+        i_rated = area.transformer.rated_kva * 1000 / (3 * 400 / 3**0.5)
+        for grow in (3.0, 3.5, 4.0, 4.5):
+            trial = FaultPlan(FaultConfig.none(), [],
+                              {n: AreaFaults(overloads=[(t0, t1, grow)])}, [])  # fmt: skip
+            try:
+                d = Simulator(grid, seed=seed, plan=trial, tz=TZ).area_day(area, day)
+            except PowerGridError:  # the LV network cannot carry it: no power flow solution
+                break
+            i_max = max(float(np.max(d.dt_values[q])) for q in ("i_a_a", "i_b_a", "i_c_a"))
+            if i_max > 4.5 * i_rated:
+                break
+            if float(np.max(d.dt_values["oil_temp_c"])) >= 98.0:
+                hot = (n, grow)
+                break
+        if hot is not None:
+            break
+    assert hot is not None, "no area heats up"
+    plan.areas.setdefault(hot[0], AreaFaults()).overloads.append((t0, t1, hot[1]))
+    trafo = grid.areas[hot[0]].transformer.asset_number
+    plan.truth.append(Fault("overload", trafo, t0, t1, {"load_factor": hot[1], "forced": True}))
+    forced["hot-day overload"] = trafo
     plan.truth.sort(key=lambda f: (f.start.timestamp() if f.start else 0.0, f.kind, f.device))
     return forced
 
@@ -389,7 +427,8 @@ def test_alarms_match_the_simulators_truth(engine: Engine) -> None:
           f"{false / device_intervals:.4%} of transformer-intervals")  # fmt: skip
     for m in misses:
         print(f"  miss: {m}")
-    assert wanted["outage"] and wanted["terminal_offline"] and wanted["overload"], wanted
+    assert all(wanted[r] for r in ("outage", "terminal_offline", "overload",
+                                   "oil_over_temperature")), wanted  # fmt: skip
     assert not misses, misses
     assert 1 - precision <= 0.01, dict(false_by_rule)
     # The evening overload on one phase: the advice says to rebalance before replacing.
