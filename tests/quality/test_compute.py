@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
-from e200 import quality
+from e200 import archives, quality
 from e200.cli import app
 from e200.cli.runtime import maintenance_thread
 from e200.config import Settings
-from e200.kernel import InvalidInputError
+from e200.kernel import InvalidInputError, Scope
 from e200.sim import FaultConfig, build_grid, load_grid, plan_faults
 from e200.sim.replay import replay
 
@@ -116,3 +116,20 @@ def test_routes_refuse_a_day_not_begun_and_answer_empty_days(client: TestClient)
     assert r.status_code == 422 and r.json()["field"] == "n", r.text
     r = client.get("/api/v1/quality/trend", params={"step": "week"})
     assert r.status_code == 422 and r.json()["field"] == "step", r.text
+
+
+def test_a_meter_that_never_reported_is_a_weak_point(grid_db: Engine) -> None:
+    grid = build_grid("tiny", 3)
+    area = grid.areas[0]
+    with grid_db.begin() as conn:
+        archives.create_asset(conn, archives.KINDS["meter"], archives.MeterIn(
+            asset_number="M-SILENT", transformer=area.transformer.asset_number, phase="B",
+            valid_from=grid.since), Scope.everything())  # fmt: skip
+        quality.compute_day(conn, DST_DAY, TZ)
+        weak = quality.weak_points(conn, Scope.everything(), day=DST_DAY, n=1, m=1)
+    silent = [(x.asset_number, x.kind, x.terminal) for x in weak.never_reported]
+    assert silent == [("M-SILENT", "meter", area.terminal.asset_number)]
+    # missing all day: a chronic misser at n = 1, and a meter problem of its terminal
+    assert "M-SILENT" in {c.asset_number for c in weak.chronic}
+    [diagnosis] = [d for d in weak.diagnoses if d.terminal == area.terminal.asset_number]
+    assert diagnosis.problem == "meter" and "M-SILENT" in diagnosis.failing_meters
