@@ -115,9 +115,10 @@ class E200Server:
 
     # -- the API as the signed-in user ---------------------------------------------------------
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.base + path, headers=self._headers(), timeout=20,
-                             **kwargs)  # fmt: skip
+    def request(self, method: str, path: str, timeout_s: float = 20, **kwargs: Any
+                ) -> httpx.Response:  # fmt: skip
+        return httpx.request(method, self.base + path, headers=self._headers(),
+                             timeout=timeout_s, **kwargs)  # fmt: skip
 
     def api(self, path: str, **params: Any) -> Any:
         response = self.request("GET", path, params=params)

@@ -93,10 +93,11 @@ def _projection(points: Sequence[MapPoint], width: float, height: float, pad: fl
 
 
 def fleet_map_svg(points: Iterable[MapPoint], href: Callable[[str], str],
-                  width: int = 900, height: int = 520) -> tuple[str, int]:  # fmt: skip
-    """The fleet as an SVG map: a dot per transformer coloured by status, its size by loading,
-    ringed in the colour of its worst active alarm. Returns the SVG and how many transformers
-    have no coordinates (not drawn)."""
+                  width: int = 900, height: int = 520, *,
+                  fill_of: dict[str, str] | None = None) -> tuple[str, int]:  # fmt: skip
+    """The fleet as an SVG map: a dot per transformer coloured by status (or by ``fill_of``, e.g.
+    a rate), its size by loading, ringed in the colour of its worst active alarm. Returns the SVG
+    and how many transformers have no coordinates (not drawn)."""
     points = list(points)
     located = [p for p in points if p.lat is not None and p.lon is not None]
     missing = len(points) - len(located)
@@ -111,7 +112,7 @@ def fleet_map_svg(points: Iterable[MapPoint], href: Callable[[str], str],
             x, y = place(p.lat, p.lon)
             loading = max(0.0, min(p.loading_pct or 0.0, 150.0))
             r = 4 + 5 * loading / 150
-            fill = STATUS_COLOUR.get(p.status, "#9e9e9e")
+            fill = (fill_of or {}).get(p.asset_number) or STATUS_COLOUR.get(p.status, "#9e9e9e")
             ring = SEVERITY_COLOUR.get(p.worst_severity or "", "")
             stroke = (f'stroke="{ring}" stroke-width="3"' if ring
                       else 'stroke="#ffffff" stroke-width="1"')  # fmt: skip

@@ -27,6 +27,7 @@ from e200.console.imports import ImportView
 from e200.console.layout import P, frame
 from e200.console.live import AlarmFeed
 from e200.console.login import LoginView
+from e200.console.quality import QualityView
 from e200.console.session import Console, Session, requested_path
 from e200.console.transformer import TransformerView
 from e200.console.tree import ICONS
@@ -155,6 +156,15 @@ def register(
         if not isinstance(session, Session):
             return session
         await AlarmCenterView(session, feed).build(rule, device)
+        return None
+
+    @ui.page("/quality")
+    async def quality_page(request: Request, day: str | None = None,
+                           org_unit: str | None = None) -> Response | None:  # fmt: skip
+        session = await enter(console, request, "quality", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
+        await QualityView(session).build(day, org_unit)
         return None
 
     @ui.page("/import")
