@@ -123,3 +123,16 @@ def test_the_feed_hands_out_what_a_page_missed_and_says_when_it_missed_too_much(
         feed._add({"event": "cleared", "id": k})
     news, lost = feed.after(1)
     assert lost and len(news) == RING
+
+
+def test_the_voltage_evidence_draws_the_limits_and_keeps_them_in_view() -> None:
+    from e200.console.voltage import evidence_option
+
+    ts = [T0 + timedelta(minutes=15 * k) for k in range(1, 5)]
+    curve = {"ts": ts, "values": {"v_a_v": [231.0, 252.0, 250.0, 232.0],
+                                  "v_b_v": [230.0, 251.0, None, 231.0]}}  # fmt: skip
+    option = evidence_option(curve, over_v=247.1, under_v=207.8)
+    assert [s["name"] for s in option["series"]] == ["Voltage A", "Voltage B"]
+    lines = option["series"][0]["markLine"]["data"]
+    assert [line["yAxis"] for line in lines] == [247.1, 207.8]
+    assert option["yAxis"]["min"] <= 207.8 and option["yAxis"]["max"] >= 252.0
