@@ -173,7 +173,7 @@ def test_navigation_offers_only_what_the_roles_grant() -> None:
     def keys(principal: Principal) -> list[str]:
         return [key for key, *_ in navigation_for(principal)]
 
-    viewer = ["overview", "archive", "fleet", "alarms", "quality"]
+    viewer = ["overview", "archive", "fleet", "alarms", "quality", "query"]
     assert keys(_principal(Permission.VIEW_DATA)) == viewer
     assert keys(_principal(*Permission)) == [*viewer, "import", "users", "audit"]
     assert keys(_principal(Permission.VIEW_DATA, Permission.IMPORT_ARCHIVES)) == [

@@ -311,6 +311,9 @@ class ArchiveView:
                     ui.label(shown.note)
             with ui.card().classes("w-full q-pa-none").props("flat bordered"):
                 self._attribute_table(shown.rows)
+            if shown.kind == "meter":
+                ui.link(t("details.customer_page"), f"/meters/{quote(shown.key)}").classes(
+                    "text-primary text-weight-medium")  # fmt: skip
             if shown.curve is not None:
                 self._curve(shown.curve)
             if shown.station_area is not None:

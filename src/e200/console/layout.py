@@ -24,6 +24,7 @@ NAVIGATION: tuple[tuple[str, str, str, str, Permission], ...] = (
     ("fleet", "/fleet", "nav.fleet", "map", P.VIEW_DATA),
     ("alarms", "/alarms", "nav.alarms", "notifications_active", P.VIEW_DATA),
     ("quality", "/quality", "nav.quality", "fact_check", P.VIEW_DATA),
+    ("query", "/query", "nav.query", "query_stats", P.VIEW_DATA),
     ("import", "/import", "nav.import", "upload_file", P.IMPORT_ARCHIVES),
     ("users", "/users", "nav.users", "manage_accounts", P.MANAGE_USERS),
     ("audit", "/audit", "nav.audit", "policy", P.MANAGE_USERS),

@@ -21,6 +21,7 @@ from e200.console.account import AccountView
 from e200.console.alarm_center import AlarmCenterView
 from e200.console.archive import ArchiveView
 from e200.console.audit_log import AuditView
+from e200.console.customer import CustomerView
 from e200.console.fleet import FleetView
 from e200.console.i18n import t
 from e200.console.imports import ImportView
@@ -28,6 +29,7 @@ from e200.console.layout import P, frame
 from e200.console.live import AlarmFeed
 from e200.console.login import LoginView
 from e200.console.quality import QualityView
+from e200.console.query import QueryView
 from e200.console.session import Console, Session, requested_path
 from e200.console.transformer import TransformerView
 from e200.console.tree import ICONS
@@ -165,6 +167,22 @@ def register(
         if not isinstance(session, Session):
             return session
         await QualityView(session).build(day, org_unit)
+        return None
+
+    @ui.page("/query")
+    async def query_page(request: Request, devices: str | None = None) -> Response | None:
+        session = await enter(console, request, "query", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
+        await QueryView(session).build(devices)
+        return None
+
+    @ui.page("/meters/{asset_number}")
+    async def customer(request: Request, asset_number: str) -> Response | None:
+        session = await enter(console, request, "query", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
+        await CustomerView(session, asset_number).build()
         return None
 
     @ui.page("/import")

@@ -1,0 +1,136 @@
+"""Data queries in a real Chromium against a real `e200 up --demo`: two transformers found by
+search on one chart, the step switched to hours, the table's value and the CSV export equal to the
+REST API's answer for the same query; a meter's customer page with its attributes and daily
+energy. Expected values come from the API of the same server, never from demo numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from e200.console.i18n import t
+from e200.console.query_charts import format_number
+from tests.console.conftest import ARTIFACTS, UI_TIMEOUT_MS
+from tests.server import E200Server as Server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _add_by_search(page: Any, asset: str) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_label(t("query.search")).fill(asset)
+    results = page.get_by_role("region", name=t("query.search_results"))
+    results.locator(f'[data-device="{asset}"]').click()
+    chosen = page.get_by_role("list", name=t("query.chosen"))
+    expect(chosen.locator(f'[data-device="{asset}"]')).to_be_visible()
+
+
+def _wait_for_history(server: Server, *assets: str) -> None:
+    """The simulator replays the demo's history in the background, oldest first: wait until it
+    reached the present for these devices, so a past hour no longer changes under the test."""
+    deadline = time.monotonic() + 240
+    for asset in assets:
+        while True:
+            ts = server.api(f"/api/v1/devices/{asset}/latest").get("ts")
+            if ts and datetime.fromisoformat(ts.replace("Z", "+00:00")) > datetime.now(
+                    UTC) - timedelta(minutes=35):  # fmt: skip
+                break
+            assert time.monotonic() < deadline, f"the demo's history did not reach now ({ts})"
+            time.sleep(1)
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+
+def test_two_transformers_on_one_chart_hourly_table_and_csv_equal_the_api(
+    page: Any, server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    first, second = (i["asset_number"] for i in server.api("/api/v1/transformers",
+                                                             limit=2)["items"])  # fmt: skip
+    _wait_for_history(server, first, second)
+    try:
+        page.goto("/console/query")
+        _add_by_search(page, first)
+        _add_by_search(page, second)
+        # Both on one chart: the chart, and its list of curves names both devices.
+        expect(page.locator("#query-chart")).to_be_visible()
+        shown = page.get_by_role("list", name=t("query.shown")).get_by_role("listitem")
+        expect(shown).to_have_count(2)
+        expect(shown.filter(has_text=first)).to_have_count(1)
+        expect(shown.filter(has_text=second)).to_have_count(1)
+
+        page.get_by_role("button", name=t("step.hour"), exact=True).click()
+        window = page.get_by_test_id("query-window")
+        expect(window).to_have_attribute("data-step", "hour")
+        query = {"devices": f"{first},{second}", "quantities": "p_kw", "step": "hour",
+                 "from": window.get_attribute("data-from"),
+                 "to": window.get_attribute("data-to")}  # fmt: skip
+        answer = server.api("/api/v1/telemetry/curves", **query)
+        zone = ZoneInfo(answer["timezone"])
+        avg = next(
+            s
+            for s in answer["series"]
+            if s["device"] == second and s["quantity"] == "p_kw" and s["stat"] == "avg"
+        )
+        # A complete hour (not the last bucket, which may still be filling).
+        k = max(i for i, v in enumerate(avg["values"][:-1]) if v is not None)
+        start = datetime.fromisoformat(avg["ts"][k].replace("Z", "+00:00"))
+
+        page.get_by_text(t("query.show_table"), exact=True).click()
+        table = page.locator("#query-table")
+        row = table.locator("tbody tr").filter(has_text=second).filter(
+            has_text=start.astimezone(zone).strftime("%Y-%m-%d %H:%M"))  # fmt: skip
+        expect(row).to_have_count(1)
+        # columns: device, start, p_kw_avg, p_kw_min, p_kw_max, readings
+        expect(row.locator("td").nth(2)).to_have_text(format_number(avg["values"][k]))
+
+        with page.expect_download() as download:
+            page.get_by_role("button", name=t("query.export_csv")).click()
+        got = _csv_rows(download.value.path().read_bytes())
+        exported = server.request("GET", "/api/v1/telemetry/curves/export",
+                                  params={**query, "format": "csv"})  # fmt: skip
+        assert exported.status_code == 200, exported.text
+        expected = _csv_rows(exported.content)
+        assert got[0] == expected[0] and len(got) > 2
+        assert [r[:2] for r in got] == [r[:2] for r in expected]
+        # Every complete hour equal; the newest hour may have gained a reading in between.
+        last = max(r[1] for r in expected[1:])
+        assert [r for r in got if r[1] != last] == [r for r in expected if r[1] != last]
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-query.png"), full_page=True)
+        raise
+
+
+def test_customer_page_shows_attributes_and_daily_energy(page: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    meter = server.api("/api/v1/meters", limit=1)["items"][0]
+    asset = meter["asset_number"]
+    try:
+        page.goto(f"/console/meters/{asset}")
+        attributes = page.get_by_test_id("customer-attributes")
+        for field in ("customer_account", "transformer", "phase"):
+            if meter.get(field):
+                expect(attributes.locator(f'[data-field="{field}"] td')).to_have_text(
+                    str(meter[field]))  # fmt: skip
+        expect(page.locator("#meter-daily-energy")).to_be_visible()
+        expect(page.locator("#customer-curve")).to_be_visible()
+        expect(page.get_by_text(t("customer.events_missing"))).to_be_visible()
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-customer.png"), full_page=True)
+        raise
