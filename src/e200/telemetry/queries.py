@@ -428,7 +428,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "meter": ("org_unit", "feeder", "transformer", "customer_type", "meter"),
 }
 ANALYSIS_STEPS = ("none", "hour", "day", "month")
-ANALYSIS_WORK_MEM = "64MB"
 
 _PLAIN_SQL = """
 SELECT d.{key} AS id, width_bucket(d.ts - interval '1 microsecond',
@@ -526,10 +525,6 @@ def analysis(
     else:
         agg = m.sql.replace("{meter_v}", ", d.v_v" if device_kind == "meter" else "")
         values = _PLAIN_SQL.format(key=key_col, agg=agg, table=table, where=where)
-    if ids:
-        # Sorting/hashing a day of every transformer's readings (~1 M rows) in memory instead of
-        # spilling to disk halves the time; for this statement only (the request's transaction).
-        conn.execute(text(f"SET LOCAL work_mem = '{ANALYSIS_WORK_MEM}'"))
     rows = conn.execute(text(_GROUP_SQL.format(values=values, scale=m.scale)), {
         "ids": ids, "groups": groups, "factors": factors, "edges": edges, "first": edges[0],
         "last": edges[-1], "nb": len(edges) - 1, "lookback": REGISTER_LOOKBACK,
