@@ -108,6 +108,8 @@ def test_two_transformers_on_one_chart_hourly_table_and_csv_equal_the_api(
         # Every complete hour equal; the newest hour may have gained a reading in between.
         last = max(r[1] for r in expected[1:])
         assert [r for r in got if r[1] != last] == [r for r in expected if r[1] != last]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-query.png"), full_page=True)
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "console-query.png"), full_page=True)
@@ -120,6 +122,25 @@ def test_customer_page_shows_attributes_and_daily_energy(page: Any, server: Serv
     expect.set_options(timeout=UI_TIMEOUT_MS)
     meter = server.api("/api/v1/meters", limit=1)["items"][0]
     asset = meter["asset_number"]
+    # The page's 30 days of energy: whole local days up to today's end, as the API answers them.
+    zone = ZoneInfo(server.api("/api/v1/telemetry/curves", devices=asset)["timezone"])
+    today = datetime.now(zone).date()
+    window = {"devices": asset, "quantities": "e_imp_kwh", "step": "day",
+              "from": datetime.combine(today - timedelta(days=29), datetime.min.time(),
+                                       tzinfo=zone).isoformat(),
+              "to": datetime.combine(today + timedelta(days=1), datetime.min.time(),
+                                     tzinfo=zone).isoformat()}  # fmt: skip
+    deadline = time.monotonic() + 240  # the simulator replays the history in the background
+    while True:
+        days = next(s for s in server.api("/api/v1/telemetry/curves", **window)["series"]
+                    if s["stat"] == "sum")  # fmt: skip
+        if sum(v is not None for v in days["values"]) and days["points"] >= 8:
+            break
+        assert time.monotonic() < deadline, f"no register readings of {asset}"
+        time.sleep(1)
+    _wait_for_history(server, asset)
+    days = next(s for s in server.api("/api/v1/telemetry/curves", **window)["series"]
+                if s["stat"] == "sum")  # fmt: skip
     try:
         page.goto(f"/console/meters/{asset}")
         attributes = page.get_by_test_id("customer-attributes")
@@ -128,9 +149,44 @@ def test_customer_page_shows_attributes_and_daily_energy(page: Any, server: Serv
                 expect(attributes.locator(f'[data-field="{field}"] td')).to_have_text(
                     str(meter[field]))  # fmt: skip
         expect(page.locator("#meter-daily-energy")).to_be_visible()
+        total = sum(v for v in days["values"] if v is not None)
+        # The newest interval may have arrived in between: the total is at least the API's.
+        shown = page.get_by_test_id("energy-total")
+        expect(shown).to_contain_text(days["unit"])
+        assert float(shown.inner_text().split()[0]) >= round(total, 3) - 1e-3
         expect(page.locator("#customer-curve")).to_be_visible()
         expect(page.get_by_text(t("customer.events_missing"))).to_be_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-customer.png"), full_page=True)
+        # On to the query page with this meter chosen.
+        page.get_by_role("link", name=t("customer.open_query")).click()
+        chosen = page.get_by_role("list", name=t("query.chosen"))
+        expect(chosen.locator(f'[data-device="{asset}"]')).to_be_visible()
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "console-customer.png"), full_page=True)
         raise
+
+
+def test_a_device_is_picked_from_the_grid_tree(page: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    # The path to the first transformer, level by level, as the API's tree answers it.
+    path: list[dict[str, Any]] = []
+    nodes = server.api("/api/v1/archive-tree")
+    while True:
+        node = next((n for n in nodes if n["kind"] == "transformer"), None) or next(
+            n for n in nodes if n["has_children"])  # fmt: skip
+        path.append(node)
+        if node["kind"] == "transformer":
+            break
+        nodes = server.api("/api/v1/archive-tree", kind=node["kind"], key=node["key"])
+    page.goto("/console/query")
+    page.get_by_text(t("query.tree"), exact=True).click()
+    tree = page.get_by_role("tree")
+    for node in path:
+        tree.get_by_text(node["label"], exact=True).click()
+    chosen = page.get_by_role("list", name=t("query.chosen"))
+    expect(chosen.locator(f'[data-device="{path[-1]["key"]}"]')).to_be_visible()
+    expect(page.get_by_role("list", name=t("query.shown")).get_by_role("listitem")).to_have_count(1)

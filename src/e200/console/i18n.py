@@ -599,6 +599,9 @@ _EN: dict[str, str] = {
     "query.no_results": "No transformer or meter starts with “{q}”.",
     "query.chosen": "Chosen devices",
     "query.no_devices": "No device chosen yet.",
+    "query.tree": "Pick from the grid tree",
+    "query.tree_hint": "Open org units, substations and feeders; click a transformer or meter to "
+    "add it.",
     "query.too_many": "At most {n} devices on one chart.",
     "query.quantities": "Quantities",
     "query.window": "Window",

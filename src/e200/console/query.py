@@ -29,9 +29,9 @@ from e200.console.query_charts import (
     table_of,
 )
 from e200.console.session import Session
-from e200.console.tree import ICONS
+from e200.console.tree import ICONS, TreeModel, node_id, parse_node_id
 from e200.console.widgets import attempt, error_label, notify_error, show_error
-from e200.kernel import E200Error, Permission, Principal, Scope, utc_now
+from e200.kernel import E200Error, NotFoundError, Permission, Principal, Scope, utc_now
 
 SEARCH_LIMIT = 10
 DEVICE_KINDS = ("transformer", "meter")
@@ -58,6 +58,7 @@ class QueryView:
         self.show_table = False
         self.result: telemetry.CurveResult | None = None
         self._searched = 0
+        self.model = TreeModel()
         self._asked = 0
         self.measure = "energy_kwh"
         self.analysis_kind = "transformer"
@@ -82,8 +83,10 @@ class QueryView:
         for number in (devices or "").split(","):
             if number.strip():
                 await self._add_named(number.strip())
+        self._render_chips()
         self._render_controls()
         self._render_analysis_controls()
+        await self._load_tree_roots()
         await self.run()
 
     def _device_picker(self) -> None:
@@ -107,7 +110,62 @@ class QueryView:
                 .classes("col items-center gap-1")
                 .props(f'role=list aria-label="{t("query.chosen")}"')
             )
+        with ui.expansion(t("query.tree"), icon=ICONS["org_unit"]).classes("w-full").props(
+                "dense"):  # fmt: skip
+            ui.label(t("query.tree_hint")).classes("text-caption text-grey-8")
+            with ui.element("div").classes("w-full").style("max-height: 360px; overflow: auto"):
+                self.tree = ui.tree([], on_select=self._on_tree_select,
+                                    on_expand=self._on_tree_expand,
+                                    ).props("no-transition selected-color=primary").classes(
+                    "w-full text-body2")  # fmt: skip
         self._render_chips()
+
+    # -- the grid tree (loaded a level at a time, as in the archive) -----------------------------
+
+    async def _load_tree_roots(self) -> None:
+        roots = await self.session.reader.read(
+            lambda c, s: archives.tree_children(c, None, None, s)
+        )
+        self.model.set_roots(roots)
+        self.tree.props["nodes"] = self.model.props()
+
+    async def _load_children(self, nid: str) -> bool:
+        parsed = parse_node_id(nid)
+        if parsed is None or not self.model.needs_loading(nid):
+            return False
+        kind, key = parsed
+        try:
+            children = await self.session.reader.read(
+                lambda c, s: archives.tree_children(c, kind, key, s)
+            )
+        except NotFoundError:
+            children = []
+        if self.model.needs_loading(nid):
+            self.model.set_children(nid, children)
+        return True
+
+    async def _on_tree_expand(self, e: events.ValueChangeEventArguments[list[str]]) -> None:
+        opened = set(e.value or []) - set(e.previous_value or [])
+        loaded = [await self._load_children(nid) for nid in opened]
+        if any(loaded):
+            self.tree.props["nodes"] = self.model.props()
+            self.tree.update()
+
+    async def _on_tree_select(self, e: events.ValueChangeEventArguments[str | None]) -> None:
+        parsed = parse_node_id(e.value) if isinstance(e.value, str) else None
+        if parsed is None:
+            return
+        kind, key = parsed
+        if kind in DEVICE_KINDS:
+            await self._add(key, kind)
+            self.tree.deselect()
+            return
+        nid = node_id(kind, key)
+        if await self._load_children(nid):
+            self.tree.props["nodes"] = self.model.props()
+            self.tree.update()
+        self.tree.expand([nid])
+        self.tree.deselect()
 
     def _render_chips(self) -> None:
         self.chips.clear()

@@ -149,10 +149,16 @@ def table_of(result: telemetry.CurveResult, tz: tzinfo, limit: int = TABLE_ROW_L
     keys = sorted(cells)
     rows = [
         {"device": device, "ts": local_time(ts, tz),
-         **{c: format_number(cells[(device, ts)].get(c)) for c in columns}}
+         **{c: _cell(c, cells[(device, ts)].get(c)) for c in columns}}
         for device, ts in keys[:limit]
     ]  # fmt: skip
     return columns, rows, len(keys)
+
+
+def _cell(column: str, value: float | None) -> str:
+    if column == "readings" and value is not None:
+        return str(int(value))
+    return format_number(value)
 
 
 def local_time(ts: datetime, tz: tzinfo) -> str:
