@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
 from e200.console.i18n import t
 from e200.console.query_charts import format_number
@@ -108,9 +109,35 @@ def test_two_transformers_on_one_chart_hourly_table_and_csv_equal_the_api(
         # Every complete hour equal; the newest hour may have gained a reading in between.
         last = max(r[1] for r in expected[1:])
         assert [r for r in got if r[1] != last] == [r for r in expected if r[1] != last]
+        with page.expect_download() as download:
+            page.get_by_role("button", name=t("query.export_xlsx")).click()
+        assert download.value.suggested_filename.endswith(".xlsx")
+        book = load_workbook(io.BytesIO(download.value.path().read_bytes()), read_only=True)
+        sheet = [[("" if c is None else str(c)) for c in row]
+                 for row in book["curves"].iter_rows(values_only=True)]  # fmt: skip
+        assert sheet[0] == expected[0] and [r[:2] for r in sheet] == [r[:2] for r in expected]
+        # Both exports are audited as the API's, from the console.
+        audited = server.api("/api/v1/audit", action="curves_export", actor="admin")["items"]
+        console = [e for e in audited if (e.get("detail") or {}).get("via") == "console"]
+        assert {e["detail"]["format"] for e in console[:2]} == {"csv", "xlsx"}, audited[:2]
+        # The analysis of the same window is drawn too.
+        expect(page.locator("#analysis-chart")).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "console-query.png"), full_page=True)
     except Exception:
+        with page.expect_download() as download:
+            page.get_by_role("button", name=t("query.export_xlsx")).click()
+        assert download.value.suggested_filename.endswith(".xlsx")
+        book = load_workbook(io.BytesIO(download.value.path().read_bytes()), read_only=True)
+        sheet = [[("" if c is None else str(c)) for c in row]
+                 for row in book["curves"].iter_rows(values_only=True)]  # fmt: skip
+        assert sheet[0] == expected[0] and [r[:2] for r in sheet] == [r[:2] for r in expected]
+        # Both exports are audited as the API's, from the console.
+        audited = server.api("/api/v1/audit", action="curves_export", actor="admin")["items"]
+        console = [e for e in audited if (e.get("detail") or {}).get("via") == "console"]
+        assert {e["detail"]["format"] for e in console[:2]} == {"csv", "xlsx"}, audited[:2]
+        # The analysis of the same window is drawn too.
+        expect(page.locator("#analysis-chart")).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "console-query.png"), full_page=True)
         raise
