@@ -217,3 +217,21 @@ def test_a_device_is_picked_from_the_grid_tree(page: Any, server: Server) -> Non
     chosen = page.get_by_role("list", name=t("query.chosen"))
     expect(chosen.locator(f'[data-device="{path[-1]["key"]}"]')).to_be_visible()
     expect(page.get_by_role("list", name=t("query.shown")).get_by_role("listitem")).to_have_count(1)
+    # A custom window covers whole local days, the to day included.
+    zone = ZoneInfo(server.api("/api/v1/telemetry/curves", devices=path[-1]["key"])["timezone"])
+    today = datetime.now(zone).date()
+    page.get_by_role("button", name=t("window.custom"), exact=True).click()
+    page.get_by_label(t("query.from")).fill((today - timedelta(days=2)).isoformat())
+    page.get_by_label(t("query.to")).fill(today.isoformat())
+    page.get_by_role("button", name=t("query.apply")).click()
+    window = page.get_by_test_id("query-window")
+    midnight = datetime.min.time()
+    expect(window).to_have_attribute("data-from", datetime.combine(
+        today - timedelta(days=2), midnight, tzinfo=zone).astimezone(UTC).isoformat())  # fmt: skip
+    expect(window).to_have_attribute("data-to", datetime.combine(
+        today + timedelta(days=1), midnight, tzinfo=zone).astimezone(UTC).isoformat())  # fmt: skip
+    # A year, by day: one bucket per local day, the readings behind each counted.
+    page.get_by_role("button", name=t("window.1y"), exact=True).click()
+    page.get_by_role("button", name=t("step.day"), exact=True).click()
+    expect(window).to_have_attribute("data-step", "day")
+    expect(page.locator("#query-chart")).to_be_visible()
