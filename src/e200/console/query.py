@@ -60,6 +60,7 @@ class QueryView:
         self._searched = 0
         self.model = TreeModel()
         self._asked = 0
+        self._analysed = 0
         self.measure = "energy_kwh"
         self.analysis_kind = "transformer"
         self.group_by = "org_unit"
@@ -88,6 +89,7 @@ class QueryView:
         self._render_analysis_controls()
         await self._load_tree_roots()
         await self.run()
+        await self.run_analysis()
 
     def _device_picker(self) -> None:
         ui.label(t("query.devices")).classes("text-h6")
@@ -313,6 +315,7 @@ class QueryView:
             self._render_controls()
             if self.window != "custom":
                 await self.run()
+                await self.run_analysis()
 
     async def _on_custom(self) -> None:
         try:
@@ -326,6 +329,7 @@ class QueryView:
             return
         self.custom = (start, end)
         await self.run()
+        await self.run_analysis()
 
     async def _on_step(self, e: events.ValueChangeEventArguments[Any]) -> None:
         if e.value in STEPS and e.value != self.step:
@@ -373,7 +377,6 @@ class QueryView:
         if ticket == self._asked:
             self.result = result
             self._render_result()
-            await self.run_analysis()
 
     def _render_result(self) -> None:
         self.chart_area.clear()
@@ -499,12 +502,17 @@ class QueryView:
                                       device_kind=kind, start=start, end=end, step="none",
                                       tz=self.zone)  # fmt: skip
 
-        self.analysis_out.clear()
+        self._analysed += 1
+        ticket = self._analysed
         try:
             answer = await self.session.reader.read(call)
         except E200Error as exc:
-            with self.analysis_out:
-                ui.label(exc.detail).classes("text-negative")
+            if ticket == self._analysed:
+                self.analysis_out.clear()
+                with self.analysis_out:
+                    ui.label(exc.detail).classes("text-negative")
+            return
+        if ticket != self._analysed:  # a newer question is on its way
             return
         self.analysis_out.clear()
         with self.analysis_out:
