@@ -107,6 +107,9 @@ def test_downsampled_series_are_said_to_be() -> None:
     notes = series_notes(result)
     assert [(n.downsampled, n.shown, n.points) for n in notes] == [(True, 3, 35040),
                                                                    (False, 1, 2)]  # fmt: skip
+    assert [n.text_key for n in notes] == ["query.note_downsampled", "query.note_native"]
+    hourly = series_notes(_result("hour", _series("T-1", "p_kw", "avg", [1.0, None], points=4)))
+    assert [(n.text_key, n.shown, n.points) for n in hourly] == [("query.note_aggregate", 1, 4)]
 
 
 def test_analysis_bars_totals_for_energy_mean_and_max_otherwise() -> None:

@@ -618,6 +618,7 @@ _EN: dict[str, str] = {
     "query.window_is": "{start} – {end} ({zone})",
     "query.shown": "Curves shown",
     "query.note_native": "{name}: every reading ({points})",
+    "query.note_aggregate": "{name}: {shown} bucket(s) with data, from {points} readings",
     "query.note_downsampled": "{name}: downsampled to {shown} of {points} readings (every "
     "extreme kept)",
     "query.table_cut": "The first {n} of {total} rows; the export has them all.",
@@ -675,6 +676,7 @@ _EN: dict[str, str] = {
     "voltage.rank_month": "This month",
     "voltage.rank_history": "Half year",
     "voltage.ranking": "Transformers whose voltage left the limits, worst first",
+    "voltage.find": "Find a transformer",
     "voltage.limits": "{month}: limits +{over} % / −{under} % of the nominal voltage",
     "voltage.upper": "Upper limit",
     "voltage.lower": "Lower limit",

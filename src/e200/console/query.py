@@ -402,8 +402,8 @@ class QueryView:
             with ui.column().classes("gap-0").props(
                     f'role=list aria-label="{t("query.shown")}"'):  # fmt: skip
                 for note in series_notes(result):
-                    text = t("query.note_downsampled" if note.downsampled else "query.note_native",
-                             name=note.name, shown=note.shown, points=note.points)  # fmt: skip
+                    text = t(note.text_key, name=note.name, shown=note.shown,
+                             points=note.points)  # fmt: skip
                     icon = "compress" if note.downsampled else "show_chart"
                     with ui.row().classes("items-center gap-1 text-body2").props(
                             "role=listitem data-series"):  # fmt: skip

@@ -112,13 +112,22 @@ class SeriesNote:
     points: int  # readings behind it in the window
     shown: int  # points drawn
     downsampled: bool
+    aggregate: bool = False  # buckets of an aggregate step (``shown`` counts those with data)
+
+    @property
+    def text_key(self) -> str:
+        if self.aggregate:
+            return "query.note_aggregate"
+        return "query.note_downsampled" if self.downsampled else "query.note_native"
 
 
 def series_notes(result: telemetry.CurveResult) -> list[SeriesNote]:
+    aggregate = result.step in AGGREGATE_STEPS
     return [
-        SeriesNote(series_name(s), s.points, sum(v is not None for v in s.values), s.downsampled)
+        SeriesNote(series_name(s), s.points, sum(v is not None for v in s.values),
+                   s.downsampled, aggregate)
         for s in charted(result)
-    ]
+    ]  # fmt: skip
 
 
 def format_number(value: float | None) -> str:
