@@ -29,6 +29,13 @@ def test_drill_from_the_worst_unit_to_missing_intervals_and_recollect(
     from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_TIMEOUT_MS)
+    # The demo's history is replayed in the background (every meter's points grow together):
+    # wait until it is in, or a meter's missing intervals change between two reads.
+    deadline = time.monotonic() + 240
+    while "demo history loaded" not in server.output():
+        assert time.monotonic() < deadline, "the demo's history did not load"
+        time.sleep(0.5)
+    time.sleep(2)  # the live runner sends the intervals that ended meanwhile at once
     day = datetime.now(UTC).date().isoformat()  # `e200 up` runs in UTC unless configured
     started = time.monotonic()
     # Generous: the whole demo day is computed inside the running server (load varies in CI).

@@ -319,9 +319,8 @@ class AlarmCenterView:
                 "transformer")  # fmt: skip
             with ui.row().classes("w-full items-center gap-2 q-mt-sm"):
                 if transformer:
-                    url = self.session.console.url(
-                        f"/transformers/{quote(str(transformer), safe='')}?alarm={a.id}"
-                    )
+                    # ui.link adds the console's mount path itself
+                    url = f"/transformers/{quote(str(transformer), safe='')}?alarm={a.id}"
                     ui.link(t("alarms.open_curves"), url).classes("text-primary")
                 ui.space()
                 if (self.session.can(Permission.ACKNOWLEDGE_ALARMS)

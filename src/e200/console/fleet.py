@@ -56,6 +56,8 @@ class FleetView:
             with ui.row().classes("w-full items-center gap-3"):
                 ui.label(t("fleet.title")).classes("text-h5 text-weight-medium")
                 ui.space()
+                ui.link(t("voltage.title"), "/voltage").classes(
+                    "text-primary")  # fmt: skip
                 ui.select(
                     options, value=self.org_unit or "", label=t("fleet.org_unit"),
                     on_change=self._on_unit,

@@ -34,6 +34,7 @@ from e200.console.session import Console, Session, requested_path
 from e200.console.transformer import TransformerView
 from e200.console.tree import ICONS
 from e200.console.users import UsersView
+from e200.console.voltage import VoltageView
 from e200.kernel import Permission
 
 # Overview cards: plural of the kind (as ``archives.counts`` names it) and the kind.
@@ -183,6 +184,14 @@ def register(
         if not isinstance(session, Session):
             return session
         await CustomerView(session, asset_number).build()
+        return None
+
+    @ui.page("/voltage")
+    async def voltage(request: Request, month: str | None = None) -> Response | None:
+        session = await enter(console, request, "fleet", P.VIEW_DATA)
+        if not isinstance(session, Session):
+            return session
+        await VoltageView(session).build(month)
         return None
 
     @ui.page("/import")

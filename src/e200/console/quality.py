@@ -270,7 +270,7 @@ class QualityView:
 
     def _url(self, *, unit: str | None) -> str:
         query = f"?day={self.day.isoformat()}" + (f"&org_unit={quote(unit)}" if unit else "")
-        return self.session.console.url("/quality" + query)
+        return "/quality" + query  # for ui.link, which adds the mount path
 
     async def _on_day(self, e: events.ValueChangeEventArguments[Any]) -> None:
         try:

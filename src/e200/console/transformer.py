@@ -5,6 +5,7 @@ terminal's reporting interval, sent as a downlink command and shown pending unti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -139,10 +140,23 @@ class TransformerView:
         except NotFoundError:  # moved out of scope or retired meanwhile
             ui.navigate.reload()
             return
-        # Re-draw only on news: a button the user is about to press stays where it is.
-        if force or self.data is None or _news(self.data) != _news(data):
-            self.data = data
+        # Re-draw only the parts with news: a button the user is about to press elsewhere on
+        # the page stays where it is.
+        old, self.data = self.data, data
+        if force or old is None:
             self._render()
+            return
+        before, after = _news(old), _news(data)
+        changed = {part for part, (a, b) in zip(_PARTS, zip(before, after, strict=True),
+                                                 strict=True) if a != b}  # fmt: skip
+        if "status" in changed:
+            self._draw_top()
+        if changed & {"curve", "alarms"}:
+            self._draw(self.curve_box, partial(self._curves, data))
+        if "alarms" in changed:
+            self._draw(self.alarm_box, partial(self._alarms, data.alarms))
+        if changed & {"thresholds", "commands"}:
+            self._draw_bottom()
 
     async def _on_tick(self) -> None:
         events_, _ = self.feed.after(self.seen)
@@ -154,16 +168,38 @@ class TransformerView:
             await self.reload()
 
     def _render(self) -> None:
-        assert self.data is not None
+        data = self.data
+        assert data is not None
         self.root.clear()
         with self.root:
+            self.top = ui.column().classes("w-full gap-3")
+            self.curve_box = ui.column().classes("w-full")
+            self.alarm_box = ui.column().classes("w-full")
+            self.bottom = ui.row().classes("w-full gap-3 items-start no-wrap")
+        self._draw_top()
+        self._draw(self.curve_box, partial(self._curves, data))
+        self._draw(self.alarm_box, partial(self._alarms, data.alarms))
+        self._draw_bottom()
+
+    def _draw_top(self) -> None:
+        assert self.data is not None
+        self.top.clear()
+        with self.top:
             self._header(self.data.status)
             self._values(self.data.status)
-            self._curves(self.data)
-            self._alarms(self.data.alarms)
-            with ui.row().classes("w-full gap-3 items-start no-wrap"):
-                self._interval(self.data)
-                self._thresholds(self.data.thresholds)
+
+    def _draw_bottom(self) -> None:
+        assert self.data is not None
+        self.bottom.clear()
+        with self.bottom:
+            self._interval(self.data)
+            self._thresholds(self.data.thresholds)
+
+    @staticmethod
+    def _draw(box: ui.element, draw: Callable[[], None]) -> None:
+        box.clear()
+        with box:
+            draw()
 
     def _header(self, s: monitoring.TransformerStatus) -> None:
         with ui.row().classes("w-full items-center gap-3"):
@@ -412,10 +448,14 @@ class TransformerView:
             await self.reload(force=True)
 
 
+_PARTS = ("status", "curve", "alarms", "thresholds", "commands")
+
+
 def _news(data: _Data) -> tuple[Any, ...]:
-    """What a re-draw would change (an open alarm's running duration is not news)."""
+    """What each part of the page shows, in _PARTS order (an open alarm's running duration is
+    not news)."""
     return (
-        data.status, data.curve["ts"][-1:], len(data.curve["ts"]),
+        data.status, (data.curve["ts"][-1:], len(data.curve["ts"])),
         [a.model_dump(exclude={"duration_s"}) for a in data.alarms],
         data.thresholds, [(c["id"], c["status"]) for c in data.commands],
     )  # fmt: skip

@@ -62,7 +62,7 @@ class VoltageView:
 
     async def build(self, month: str | None) -> None:
         ui.page_title(f"{t('voltage.title')} · {t('app.title')}")
-        frame("voltage", self.session)
+        frame("fleet", self.session)  # a view of the fleet: no header entry of its own
         self.month = month
         units = await self.session.reader.read(
             lambda conn, scope: archives.list_org_units(conn, scope)
@@ -80,12 +80,17 @@ class VoltageView:
                 rankings = {"month": t("voltage.rank_month"), "history": t("voltage.rank_history")}
                 ui.toggle(rankings, value="month", on_change=self._on_ranking).props(
                     "no-caps dense")  # fmt: skip
-            self.limits = ui.label("").classes("text-body2 text-grey-8")
+            with ui.row().classes("w-full items-center gap-3"):
+                self.limits = ui.label("").classes("text-body2 text-grey-8")
+                ui.space()
+                find = ui.input(t("voltage.find")).props("outlined dense clearable").classes(
+                    "w-64")  # fmt: skip
             with ui.card().classes("w-full q-pa-none").props("flat bordered"):
                 self.table = ui.table(columns=self._columns(), rows=[], row_key="asset_number",
                                       pagination={"rowsPerPage": 15}).props(
                     f'flat dense role=region aria-label="{t("voltage.ranking")}"'
                 ).classes("w-full")  # fmt: skip
+                find.bind_value_to(self.table, "filter")
                 self.table.add_slot("body-cell-trend", _TREND_SLOT)
                 self.table.add_slot("body-cell-asset_number", _EVIDENCE_SLOT)
                 self.table.on("evidence", self._on_evidence)
@@ -194,8 +199,8 @@ class VoltageView:
                 ui.label(t("voltage.evidence_of", asset=asset, day=day.isoformat())).classes(
                     "text-h6")  # fmt: skip
                 ui.space()
-                ui.link(t("voltage.open_transformer"), self.session.console.url(
-                    f"/transformers/{quote(asset, safe='')}"))  # fmt: skip
+                target = f"/transformers/{quote(asset, safe='')}"
+                ui.link(t("voltage.open_transformer"), target)
             ui.echart(evidence_option(curve, over, under)).classes("w-full h-72").props(
                 "id=voltage-evidence")  # fmt: skip
 
