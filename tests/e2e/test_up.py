@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,17 +50,19 @@ def test_up_serves_the_system_and_ctrl_c_stops_it(data_dir: Path) -> None:
 
         meters = server.api("/api/v1/meters", limit=1)
         assert meters["total"] > 100, "the demo grid is loaded"
-        # The simulator backfills history for the new demo grid through the ingest pipeline.
+        # The simulator replays history for the new demo grid through the ingest pipeline, in
+        # delivery order (every transformer's curve grows together).
         deadline = time.monotonic() + STARTUP_LIMIT_S
         counters: list[dict[str, int]] = []
-        while time.monotonic() < deadline and not counters:
+        curve: dict[str, Any] = {"ts": []}
+        while time.monotonic() < deadline and len(curve["ts"]) < 20:
             counters = server.api("/api/v1/ingest/counters")
+            curve = server.api("/api/v1/devices/SS-N01-F1-T1/readings")
             time.sleep(0.5)
+        assert len(curve["ts"]) >= 20, "hours of 15-min history for a demo transformer"
         assert counters and counters[0]["stored"] > 10_000, server.output()
         assert counters[0]["received"] == counters[0]["stored"] + counters[0][
             "quarantined"] + counters[0]["duplicates"]  # fmt: skip
-        curve = server.api("/api/v1/devices/SS-N01-F1-T1/readings")
-        assert len(curve["ts"]) >= 20, "hours of 15-min history for a demo transformer"
         metrics = httpx.get(server.base + "/metrics", timeout=10)
         assert "e200_http_requests_total" in metrics.text
 

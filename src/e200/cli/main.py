@@ -102,11 +102,12 @@ def up(
         ingest_thread(pipeline, ["memory"], stop, Totals())
         dispatch_thread(database.engine, "memory://commands", stop)
         maintenance_thread(database.engine, settings, stop)
-        alarm_timer_thread(database.engine, settings, stop)
+        history_loading = threading.Event()
+        alarm_timer_thread(database.engine, settings, stop, paused=history_loading)
         if settings.load_demo_grid and settings.demo_live:
             # Simulated history for a new demo archive, then live data, in the background.
             demo_thread(database.engine, settings, stop, settings.demo_history_days if written
-                        else 0)  # fmt: skip
+                        else 0, loading=history_loading)  # fmt: skip
         web_app = create_app(settings, database.engine, pipeline=pipeline)
         url = f"http://{settings.host}:{settings.port}"
         lines = [f"Console   [bold]{url}/console/[/]", f"API docs  {url}/api/docs"]

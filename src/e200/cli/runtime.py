@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import structlog
@@ -91,33 +91,53 @@ class _Stopped(Exception):
 
 
 def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
-                history_days: float) -> threading.Thread:  # fmt: skip
+                history_days: float, loading: threading.Event | None = None
+                ) -> threading.Thread:  # fmt: skip
     """Fill a new demo archive with simulated history, then keep it live: the simulator
-    publishes on the in-process bus that `e200 up` ingests."""
-    from e200.bus import MemoryBus
-    from e200.sim.backfill import backfill
-    from e200.sim.demo import DEMO_SEED, demo_grid
-    from e200.sim.live import run_live
+    publishes on the in-process bus that `e200 up` ingests.
 
-    def halt_if_stopped(done: int, total: int) -> None:
+    The history is replayed in delivery order with each delivery stored as received when the
+    simulated terminal delivered it (``received_at`` = its delivery time, as live data would
+    have been), so the demo's timeliness and terminal liveness are judged as in the field.
+    ``loading`` is set while the history loads (the offline check waits meanwhile: every
+    terminal's latest message is still hours in the past)."""
+    from e200.bus import MemoryBus
+    from e200.sim.demo import DEMO_SEED, demo_grid, load_demo_history
+    from e200.sim.live import run_live
+    from e200.sim.simulate import AreaDay
+
+    def halt_if_stopped(_day: AreaDay) -> None:
         if stop.is_set():
             raise _Stopped
 
+    if history_days > 0 and loading is not None:
+        loading.set()
+
     def loop() -> None:
         grid = demo_grid()
+        resume: datetime | None = None
         try:
             if history_days > 0:
-                result = backfill(engine, grid, history_days, DEMO_SEED,
-                                  pipeline=make_pipeline(engine, settings),
-                                  progress=halt_if_stopped)  # fmt: skip
+                try:
+                    result = load_demo_history(engine, grid, history_days,
+                                               pipeline=make_pipeline(engine, settings),
+                                               on_area_day=halt_if_stopped)  # fmt: skip
+                finally:
+                    if loading is not None:
+                        loading.clear()
                 log.info(
                     "demo history loaded",
                     days=history_days,
-                    readings=result.readings,
+                    messages=result.received,
+                    stored=result.stored,
                     quarantined=result.quarantined,
                     seconds=round(result.seconds, 1),
                 )
-            run_live(grid, MemoryBus.get("default"), speed=1.0, stop_event=stop, seed=DEMO_SEED)
+                resume = result.end
+            # Live from where the history ends: intervals that ended while it loaded are sent at
+            # once (a terminal's buffer), then in real time (the clock never runs ahead).
+            run_live(grid, MemoryBus.get("default"), speed=900.0 if resume else 1.0,
+                     stop_event=stop, seed=DEMO_SEED, start=resume)  # fmt: skip
         except _Stopped:
             pass
         except Exception:
@@ -130,13 +150,17 @@ def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
 
 
 def alarm_timer_thread(engine: Engine, settings: Settings, stop: threading.Event,
-                       period_s: float = 30.0) -> threading.Thread:  # fmt: skip
+                       period_s: float = 30.0, paused: threading.Event | None = None
+                       ) -> threading.Thread:  # fmt: skip
     """Every ``period_s``: raise ``terminal_offline`` for terminals silent for k × their
-    reporting interval — without waiting for their next message."""
+    reporting interval — without waiting for their next message. Not while ``paused`` is set
+    (history being loaded: its terminals are not silent, their messages are on the way)."""
     alarm_engine = alarms.AlarmEngine(timezone=settings.timezone)
 
     def loop() -> None:
         while not stop.wait(period_s):
+            if paused is not None and paused.is_set():
+                continue
             try:
                 with engine.begin() as conn:
                     raised = alarm_engine.check_offline(conn)

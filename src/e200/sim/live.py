@@ -105,6 +105,8 @@ def run_live(
     announced: set[int] = set()
     step = timedelta(minutes=STEP_MIN)
     next_ts = start + step
+    # the current day at once: a re-collection arriving before the first step is answered too
+    days[day_start(start)] = {a.index: sim.area_day(a, day_start(start)) for a in grid.areas}
 
     def sim_now() -> datetime:
         elapsed = (time.monotonic() - real0) * speed

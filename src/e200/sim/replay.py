@@ -10,6 +10,7 @@ the first time (:func:`reread_messages`, :func:`answer_read`).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class ReplayResult:
     quarantined: int = 0
     duplicates: int = 0
     batches: int = 0
+    seconds: float = 0.0
     reasons: Counter[str] = field(default_factory=Counter)
 
 
@@ -62,14 +64,35 @@ def replay(
     plan: FaultPlan | None = None,
     hooks: Iterable[Callable[[Connection, Validated], None]] = (),
     on_area_day: Callable[[AreaDay], None] | None = None,
+    pipeline: Pipeline | None = None,
 ) -> ReplayResult:
     """Simulate (start, end] (UTC, whole 15-min steps) and ingest every delivery at its delivery
     time, one batch per delivery instant, in time order. ``on_area_day`` sees each simulated
-    area-day (the truth: what was sent, when it arrived)."""
+    area-day (the truth: what was sent, when it arrived).
+
+    ``pipeline``: ingest through this one (its rules and hooks, e.g. `e200 up`'s) instead of a
+    new one; its clock is the replay's until the replay returns, so nothing else may use it
+    meanwhile."""
     start, end = floor_interval(start), floor_interval(end)
     clock = Clock(start)
-    pipe = Pipeline(engine, clock=clock)
-    pipe.hooks.extend(hooks)
+    pipe = pipeline or Pipeline(engine)
+    saved_clock, added = pipe.clock, list(hooks)
+    pipe.clock = clock
+    pipe.hooks.extend(added)
+    t0 = time.perf_counter()
+    try:
+        res = _replay(pipe, clock, grid, start, end, seed, plan, on_area_day)
+    finally:
+        pipe.clock = saved_clock
+        for hook in added:
+            pipe.hooks.remove(hook)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _replay(pipe: Pipeline, clock: Clock, grid: SimGrid, start: datetime, end: datetime,
+            seed: int, plan: FaultPlan | None,
+            on_area_day: Callable[[AreaDay], None] | None) -> ReplayResult:  # fmt: skip
     sim = Simulator(grid, seed=seed, plan=plan)
     res = ReplayResult(start, end)
     pending: dict[datetime, list[Delivery]] = defaultdict(list)
