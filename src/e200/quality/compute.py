@@ -97,12 +97,13 @@ def compute_day(conn: Connection, day: date, tz: str, rules: QualityRules = Qual
     step = timedelta(minutes=rules.point_interval_min)
     end = d1 if not partial else d0 + step * int((now - d0) / step)
     at = d1 - timedelta(microseconds=1) if not partial else now
+    seen_to = d1 if not partial else now  # liveness is observed up to now, not to `end`
     expected = int((end - d0) / step)
     deadline = d0 + timedelta(hours=rules.deadline_h)
     conn.execute(delete(meter_day).where(meter_day.c.day == day))
     conn.execute(delete(terminal_day).where(terminal_day.c.day == day))
     meters = _meters(conn, day, d0, end, at, expected, deadline, now)
-    terminals = _terminals(conn, day, d0, end, at, expected, rules, now)
+    terminals = _terminals(conn, day, d0, end, seen_to, at, expected, rules, now)
     seconds = time.perf_counter() - t0
     stmt = insert(computed_day).values(
         day=day,
@@ -159,19 +160,24 @@ def _meters(conn: Connection, day: date, d0: datetime, end: datetime, at: dateti
     return _count(conn, meter_day, day)
 
 
-def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, at: datetime,
-               expected: int, rules: QualityRules, now: datetime) -> int:  # fmt: skip
+def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, seen_to: datetime,
+               at: datetime, expected: int, rules: QualityRules, now: datetime
+               ) -> int:  # fmt: skip
+    """``end``: the last interval end counted (points); ``seen_to``: where the observed span of
+    liveness ends — the day's end, or for today ``now``, so that a message received since the
+    last quarter hour counts (it is what keeps a terminal online right now)."""
     k = rules.offline_after_intervals
     ro = archives.terminal_roster(at).subquery("ro")
     dc = telemetry.dt_point_counts(d0, end).subquery("dc")
     longest = timedelta(minutes=60 * k)
-    msg = telemetry.terminal_messages(d0 - longest, end, d0 - timedelta(days=rules.lookback_days))
+    msg = telemetry.terminal_messages(d0 - longest, seen_to,
+                                      d0 - timedelta(days=rules.lookback_days))  # fmt: skip
     heard = select(msg.c.terminal_id, msg.c.received_at).distinct().subquery("heard")
     nxt = func.lead(heard.c.received_at).over(partition_by=heard.c.terminal_id,
                                               order_by=heard.c.received_at)  # fmt: skip
     w = select(heard.c.terminal_id, heard.c.received_at.label("r"), nxt.label("nxt")).subquery("w")
     silent = _minutes(ro.c.interval_min * k)
-    covered_to = func.least(w.c.r + silent, func.coalesce(w.c.nxt, end), literal(end))
+    covered_to = func.least(w.c.r + silent, func.coalesce(w.c.nxt, seen_to), literal(seen_to))
     seconds = func.greatest(extract("epoch", covered_to - func.greatest(w.c.r, literal(d0))), 0)
     cov = (
         select(w.c.terminal_id, func.sum(seconds).label("online_s"),
@@ -191,11 +197,12 @@ def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, at: dat
     ).cte("tbase")  # fmt: skip
     on_time = func.least(base.c.within, base.c.received)
     silent_for = _minutes(base.c.interval_min * k)
-    online = and_(base.c.last_heard.is_not(None), base.c.last_heard >= literal(end) - silent_for)
+    online = and_(base.c.last_heard.is_not(None),
+                  base.c.last_heard >= literal(seen_to) - silent_for)  # fmt: skip
     rows = select(
         literal(day), base.c.terminal_id, base.c.org_unit_id, base.c.transformer_id,
         base.c.interval_min, exp, base.c.received, on_time, base.c.received - on_time,
-        exp - base.c.received, online, base.c.online_s, literal((end - d0).total_seconds()),
+        exp - base.c.received, online, base.c.online_s, literal((seen_to - d0).total_seconds()),
         base.c.last_heard, literal(now),
     )  # fmt: skip
     cols = ["day", "terminal_id", "org_unit_id", "transformer_id", "interval_min", "expected",
