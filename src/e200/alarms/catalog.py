@@ -16,6 +16,10 @@ An alarm clears only after the value has stayed inside the clear band — the th
 oscillating around the threshold does not flap. A value that cannot be computed (a missing
 quantity, a guard not met) counts as inside the band.
 
+Each rule also has a ``screen``: its value for all readings of a batch at once (numpy columns),
+which the engine uses only to skip the readings that surely leave the rule's state as it is —
+``value_fn`` stays the definition (see ``Columns``).
+
 Thresholds are system defaults here; an administrator overrides them per org unit or per
 transformer (``alarms.threshold``). Units: every threshold has the unit of its rule's value.
 """
@@ -26,6 +30,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from e200.alarms.model import Advice, AlarmRule, DeviceKind, Severity
 
@@ -47,6 +54,29 @@ class Reading:
 
 
 ValueFn = Callable[[Reading], float | None]
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """The readings of a batch column-wise, for the rules' screens: one float array per quantity
+    and per rating field (``Reading.values`` / ``Reading.rating`` keys), NaN where None."""
+
+    values: Mapping[str, Array]
+    rating: Mapping[str, Array]
+
+    def get(self, name: str) -> Array:
+        return self.values[name]
+
+
+# A rule's value for every reading of a batch, like ``value_fn`` but column-wise: NaN where
+# ``value_fn`` returns None. For ``above``/``below`` rules equal to ``value_fn`` only up to float
+# rounding (``** 0.5`` vs ``sqrt``), and its guards (a minimum loading, a live phase) are
+# loosened by ``GUARD_SLACK``: NaN only where ``value_fn`` surely gives None — the engine uses
+# it with a margin, as a screen, never as the value. For ``frozen`` rules exactly ``value_fn``
+# (before rounding to 4 digits): the engine keeps it as the previous value.
+ScreenFn = Callable[[Columns], Array]
+GUARD_SLACK = 1e-6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +87,7 @@ class RuleSpec:
     label: str
     value: str  # what the rule looks at: a quantity name or a derived value's name (with unit)
     value_fn: ValueFn
+    screen: ScreenFn | None = None  # None: the engine evaluates value_fn on every reading
     condition: Condition
     threshold: float  # system default, in the unit of ``value``
     unit: str
@@ -188,17 +219,114 @@ def _q(name: str) -> ValueFn:
     return value
 
 
+FINGERPRINT = (*PHASE_V, *PHASE_I, "p_kw", "q_kvar")
+
+
 def _stale(r: Reading) -> float | None:
     # A fingerprint of the analog quantities: unchanged to the last digit means frozen.
-    parts = [r.get(q) for q in (*PHASE_V, *PHASE_I, "p_kw", "q_kvar")]
-    present = [p for p in parts if p is not None]
+    present = [p for q in FINGERPRINT if (p := r.get(q)) is not None]
     if not present:
         return None
-    return float(sum((k + 1) * p for k, p in enumerate(present)))
+    # Added left to right (as sum() did up to Python 3.11; 3.12 compensates): the screen
+    # repeats these operations exactly.
+    total = 0.0
+    for k, p in enumerate(present):
+        total += (k + 1) * p
+    return total
 
 
 def _offline(r: Reading) -> float | None:  # evaluated by the timer, not by readings
     return None
+
+
+# -- the same values column-wise (screens; see ``Columns``) ----------------------------------
+# NaN propagates through arithmetic and compares False, so "None in, None out" mostly comes
+# for free; ``np.where(guard, x, nan)`` writes the guards out. Callers silence numpy's
+# floating-point warnings (a division by a zero rating gives inf/NaN, masked here anyway).
+
+_NAN = np.nan
+
+
+def _valid(rated: Array) -> npt.NDArray[np.bool_]:
+    """``bool(rated)`` of a rating that may be None: present and not zero."""
+    valid: npt.NDArray[np.bool_] = ~np.isnan(rated) & (rated != 0)
+    return valid
+
+
+def _phase_pcts(c: Columns) -> list[Array]:
+    base = c.rating["v_phase"]
+    ok = _valid(base)
+    return [np.where(ok, c.get(q) / base * 100.0, _NAN) for q in PHASE_V]
+
+
+def v_min_pct_cols(c: Columns) -> Array:
+    a, b, d = _phase_pcts(c)
+    return np.fmin(np.fmin(a, b), d)  # fmin skips NaN: the lowest of the phases present
+
+
+def v_max_pct_cols(c: Columns) -> Array:
+    a, b, d = _phase_pcts(c)
+    return np.fmax(np.fmax(a, b), d)
+
+
+def loading_pct_cols(c: Columns) -> Array:
+    rated = c.rating["s_rated"]
+    p, q = c.get("p_kw"), c.get("q_kvar")
+    s = np.where(np.isnan(c.get("s_kva")), np.sqrt(p * p + q * q), c.get("s_kva"))
+    return np.where(_valid(rated), s / rated * 100.0, _NAN)
+
+
+def unbalance_pct_cols(c: Columns) -> Array:
+    a, b, d = (c.get(q) for q in PHASE_I)
+    rated = c.rating["i_rated"]
+    avg = (a + b + d) / 3  # NaN unless all three are present
+    live = _valid(rated) & (avg >= 0.2 * rated - GUARD_SLACK)
+    return np.where(live, (np.fmax(np.fmax(a, b), d) - avg) / avg * 100.0, _NAN)
+
+
+def loss_pct_cols(c: Columns) -> Array:
+    load = loading_pct_cols(c)
+    p0, pk = c.rating["no_load_loss_kw"], c.rating["load_loss_kw"]
+    return np.where(p0 + pk > 0, (p0 + pk * (load / 100.0) ** 2) / (p0 + pk) * 100.0, _NAN)
+
+
+def _phase_loss_cols(c: Columns) -> Array:
+    lo, hi = v_min_pct_cols(c), v_max_pct_cols(c)
+    return np.where(hi >= 60.0 - GUARD_SLACK, lo, _NAN)
+
+
+def _under_v_cols(c: Columns) -> Array:
+    lo = v_min_pct_cols(c)
+    return np.where(lo >= 50.0 - GUARD_SLACK, lo, _NAN)
+
+
+def _reverse_kw_cols(c: Columns) -> Array:
+    return -c.get("p_kw")
+
+
+def _low_pf_cols(c: Columns) -> Array:
+    load = loading_pct_cols(c)
+    return np.where(load >= 20.0 - GUARD_SLACK, np.abs(c.get("pf")), _NAN)
+
+
+def _stale_cols(c: Columns) -> Array:
+    # Exactly _stale: the same products and additions in the same order (a missing quantity
+    # adds nothing and does not count); the engine carries this value as the previous one.
+    rank = np.zeros(len(c.get(FINGERPRINT[0])))
+    total = np.zeros_like(rank)
+    for q in FINGERPRINT:
+        v = c.get(q)
+        present = ~np.isnan(v)
+        rank = rank + present
+        total = np.where(present, total + rank * v, total)
+    return np.where(rank > 0, total, _NAN)
+
+
+def _q_cols(name: str) -> ScreenFn:
+    def value(c: Columns) -> Array:
+        return c.get(name)
+
+    return value
 
 
 # -- the catalogue ---------------------------------------------------------------------------
@@ -213,6 +341,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Outage (no voltage)",
         value="v_max_pct",
         value_fn=_outage_v,
+        screen=v_max_pct_cols,
         condition="below",
         threshold=60.0,
         threshold_min=50.0,
@@ -239,6 +368,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Phase loss",
         value="v_min_pct",
         value_fn=_phase_loss_v,
+        screen=_phase_loss_cols,
         condition="below",
         threshold=60.0,
         threshold_min=30.0,
@@ -265,6 +395,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Under-voltage",
         value="v_min_pct",
         value_fn=_under_v,
+        screen=_under_v_cols,
         condition="below",
         threshold=90.0,
         threshold_min=80.0,
@@ -295,6 +426,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Over-voltage",
         value="v_max_pct",
         value_fn=v_max_pct,
+        screen=v_max_pct_cols,
         condition="above",
         threshold=107.0,
         threshold_min=101.0,
@@ -324,6 +456,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Severe overload",
         value="loading_pct",
         value_fn=loading_pct,
+        screen=loading_pct_cols,
         condition="above",
         threshold=130.0,
         threshold_min=110.0,
@@ -349,6 +482,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Overload",
         value="loading_pct",
         value_fn=loading_pct,
+        screen=loading_pct_cols,
         condition="above",
         threshold=100.0,
         threshold_min=80.0,
@@ -378,6 +512,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Heavy load",
         value="loading_pct",
         value_fn=loading_pct,
+        screen=loading_pct_cols,
         condition="above",
         threshold=80.0,
         threshold_min=50.0,
@@ -399,6 +534,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Reverse power",
         value="export_kw",
         value_fn=_reverse_kw,
+        screen=_reverse_kw_cols,
         condition="above",
         threshold=0.0,
         threshold_min=0.0,
@@ -423,6 +559,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Low power factor",
         value="pf",
         value_fn=_low_pf,
+        screen=_low_pf_cols,
         condition="below",
         threshold=0.85,
         threshold_min=0.5,
@@ -445,6 +582,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Under-frequency",
         value="freq_hz",
         value_fn=_q("freq_hz"),
+        screen=_q_cols("freq_hz"),
         condition="below",
         threshold=49.8,
         threshold_min=49.0,
@@ -470,6 +608,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Over-frequency",
         value="freq_hz",
         value_fn=_q("freq_hz"),
+        screen=_q_cols("freq_hz"),
         condition="above",
         threshold=50.2,
         threshold_min=50.05,
@@ -491,6 +630,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Voltage THD high",
         value="thd_v_pct",
         value_fn=_q("thd_v_pct"),
+        screen=_q_cols("thd_v_pct"),
         condition="above",
         threshold=5.0,
         threshold_min=2.0,
@@ -519,6 +659,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Current THD high",
         value="thd_i_pct",
         value_fn=_q("thd_i_pct"),
+        screen=_q_cols("thd_i_pct"),
         condition="above",
         threshold=25.0,
         threshold_min=5.0,
@@ -540,6 +681,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Current unbalance",
         value="unbalance_pct",
         value_fn=unbalance_pct,
+        screen=unbalance_pct_cols,
         condition="above",
         # Sustained, not momentary: residential LV areas run at 25–35 % unbalance (median of
         # the 15-min values) in normal operation; 50 % for 2 h picks out the few areas whose
@@ -571,6 +713,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Oil over-temperature",
         value="oil_temp_c",
         value_fn=_q("oil_temp_c"),
+        screen=_q_cols("oil_temp_c"),
         condition="above",
         threshold=95.0,
         threshold_min=60.0,
@@ -595,6 +738,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="High humidity",
         value="humidity_pct",
         value_fn=_q("humidity_pct"),
+        screen=_q_cols("humidity_pct"),
         condition="above",
         threshold=95.0,
         threshold_min=60.0,
@@ -616,6 +760,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="High transformer loss",
         value="loss_pct",
         value_fn=loss_pct,
+        screen=loss_pct_cols,
         condition="above",
         threshold=100.0,
         threshold_min=50.0,
@@ -641,6 +786,7 @@ RULES: tuple[RuleSpec, ...] = (
         label="Quantity frozen",
         value="analog_fingerprint",
         value_fn=_stale,
+        screen=_stale_cols,
         condition="frozen",
         threshold=4.0,
         threshold_min=2.0,

@@ -4,14 +4,18 @@ and terminal silence on a timer.
 Per batch, inside the batch's transaction:
 
 1. the transformers of the batch's interval readings, their ratings and org units, and their
-   effective thresholds — one query each;
+   effective thresholds — one query each (the thresholds are remembered between batches until
+   the threshold table changes);
 2. the evaluation state in ``alarms.rule_state``: each transformer's own row (rule ``*``, the
    newest interval counted), locked in a fixed order (``SELECT … FOR UPDATE``), so two ingest
    processes that get readings of the same transformer evaluate one after the other and a
    replayed reading (``ts`` not newer than the last counted) is ignored; and the rows of its
    rules whose state is not the default (a breach counted, the clear band not yet held, a
    previous value) — a rule at its default has no row;
-3. the readings of each transformer in time order through every rule: consecutive breaching
+3. every rule's value for all readings of the batch at once (numpy, the rules' screens), to
+   find the (transformer, rule) pairs this batch may change: a breach or a value outside the
+   clear band, a state off its default, an open alarm — for a healthy fleet a handful;
+4. the readings of each such pair in time order through its rule: consecutive breaching
    intervals raise once ``duration`` is reached; an open alarm is updated (peak, last value,
    last seen) once per batch and cleared after ``clear_duration`` intervals inside the clear
    band. Raising goes through ``raise_or_update`` (``INSERT … ON CONFLICT`` on the partial
@@ -31,12 +35,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import structlog
-from sqlalchemy import ARRAY, BigInteger, Connection, any_, cast, select, text
+from sqlalchemy import Connection, select, text
 
 from e200 import archives, telemetry
 from e200.alarms import service
@@ -44,11 +50,13 @@ from e200.alarms.catalog import (
     OFFLINE,
     READING_RULES,
     RULES_BY_KEY,
+    Columns,
     Reading,
     RuleSpec,
     unbalance_pct,
 )
-from e200.alarms.tables import alarm, rule_state
+from e200.alarms.tables import NOT_CLEARED, alarm, rule_state
+from e200.alarms.tables import threshold as threshold_table
 from e200.alarms.thresholds import effective_for
 from e200.kernel import utc_now
 from e200.telemetry import Validated
@@ -64,6 +72,12 @@ DT_ROW_COLUMNS = tuple(c.name for c in telemetry.metadata.tables["telemetry.dt_r
 _COL = {name: k for k, name in enumerate(DT_ROW_COLUMNS)}
 _KEYS = ("transformer_id", "ts", "interval_min", "terminal_id", "received_at")
 _QUANTITIES = [c for c in DT_ROW_COLUMNS if c not in _KEYS]
+_QUANTITIES_OF = itemgetter(*(_COL[q] for q in _QUANTITIES))  # a row's quantities, as a tuple
+_RATING = ("s_rated", "v_phase", "i_rated", "no_load_loss_kw", "load_loss_kw")  # of _rating
+# A screened value this close to the clear band counts as possibly outside it: covers the
+# screens' float differences from value_fn and value_fn's rounding to 4 digits (≤ 5e-5).
+SCREEN_MARGIN = 1e-3
+_NO_VALUE = float("nan")
 _TERM_TRAFO = archives.metadata.tables["archives.terminal_transformer"]
 
 
@@ -103,6 +117,12 @@ def readings_link(asset_number: str, at: datetime, quantities: tuple[str, ...]) 
     return f"/api/v1/devices/{asset_number}/readings?{query}"
 
 
+def _driver(conn: Connection) -> Any:
+    """The psycopg connection under ``conn`` (same transaction), for statements with large
+    arrays sent in binary."""
+    return conn.connection.driver_connection
+
+
 def _fmt(value: float | None, unit: str) -> str:
     return "—" if value is None else f"{value:.2f} {unit}".rstrip()
 
@@ -113,6 +133,8 @@ class AlarmEngine:
     def __init__(self, *, timezone: str = "UTC", rules: tuple[RuleSpec, ...] = READING_RULES):
         self.tz = ZoneInfo(timezone)
         self.rules = rules
+        # (threshold table fingerprint, device → (org path, its overrides)): see _overrides
+        self._thresholds: tuple[Any, dict[int, tuple[str | None, dict[str, Any]]]] = (None, {})
 
     # -- advice --------------------------------------------------------------------------------
 
@@ -172,27 +194,165 @@ class AlarmEngine:
             by_dev[row[_COL["transformer_id"]]].append(row)
         ids = sorted(by_dev)
         facts = archives.device_facts(conn, "transformer", ids, DT_COLUMNS)
-        overrides = effective_for(conn, facts.values())
+        overrides = self._overrides(conn, facts)
         keys = [r.key for r in self.rules]
-        states = self._lock_states(conn, "transformer", ids, keys)
-        open_ = {(r.device_id, r.rule) for r in conn.execute(
-            select(alarm.c.device_id, alarm.c.rule).where(
-                alarm.c.device_kind == "transformer", alarm.c.device_id.in_(ids),
-                alarm.c.state != "cleared"))}  # fmt: skip
+        last, stored = self._lock_states(conn, "transformer", ids, keys)
+        open_: set[tuple[int, str]] = set(_driver(conn).execute(
+            f"SELECT device_id, rule FROM {alarm.fullname} WHERE device_kind = 'transformer' "
+            f"AND {NOT_CLEARED} AND device_id = ANY(CAST(%(ids)b AS bigint[]))",
+            {"ids": ids}).fetchall())  # fmt: skip
+        # Each device's readings newer than its newest counted, in time order, one per interval
+        # (a replayed or late reading is counted already, or out of order: ignored).
+        fresh: dict[int, list[tuple[Any, ...]]] = {}
         for dev in ids:
-            f = facts.get(dev)
-            if f is None:
+            if dev not in facts:
                 continue
-            rating = _rating(f.columns)
-            eff = overrides.get(dev, {})
-            readings = [Reading(ts=r[_COL["ts"]], interval_min=r[_COL["interval_min"]],
-                                values={q: r[_COL[q]] for q in _QUANTITIES}, rating=rating)
-                        for r in sorted(by_dev[dev], key=lambda r: r[_COL["ts"]])]  # fmt: skip
+            counted, new = last[dev], []
+            for r in sorted(by_dev[dev], key=lambda r: r[_COL["ts"]]):
+                if r[_COL["ts"]] > counted:
+                    counted = r[_COL["ts"]]
+                    new.append(r)
+            if new:
+                fresh[dev] = new
+        if not fresh:
+            return
+        ratings = {dev: _rating(facts[dev].columns) for dev in fresh}
+        todo, carried = self._screen(fresh, ratings, overrides, stored, open_)
+        caps = self._clear_durations()
+        states: dict[tuple[int, str], _State] = carried
+        for dev, new in fresh.items():  # in device order, each device's rules in catalogue order
+            readings: list[Reading] | None = None
             for spec in self.rules:
+                if dev not in todo[spec.key]:
+                    continue
+                if readings is None:
+                    readings = [Reading(ts=r[_COL["ts"]], interval_min=r[_COL["interval_min"]],
+                                        values={q: r[_COL[q]] for q in _QUANTITIES},
+                                        rating=ratings[dev]) for r in new]  # fmt: skip
+                was = stored.get((dev, spec.key))
+                st = (_State(last[dev], ok_n=caps[spec.key]) if was is None else
+                      _State(last[dev], *was, stored=was))  # fmt: skip
+                eff = overrides.get(dev, {})
                 threshold = eff[spec.key][0] if spec.key in eff else spec.threshold
-                self._run(conn, f, spec, threshold, readings, states[(dev, spec.key)],
+                self._run(conn, facts[dev], spec, threshold, readings, st,
                           (dev, spec.key) in open_)  # fmt: skip
-        self._save_states(conn, "transformer", states)
+                states[(dev, spec.key)] = st
+        newest = {dev: new[-1][_COL["ts"]] for dev, new in fresh.items()}
+        self._save_states(conn, "transformer", newest, states)
+
+    def _overrides(self, conn: Connection, facts: dict[int, archives.DeviceFacts]
+                   ) -> dict[int, dict[str, tuple[float, Any, int | None]]]:  # fmt: skip
+        """``effective_for`` of the batch's devices, remembered between batches while the
+        threshold table is unchanged: its fingerprint (row count and a hash of every row) costs
+        one small aggregate, the thresholds of 5,000 devices a query with 5,000 parameters.
+        A device is looked up again when its org unit changes, and all of them once the table
+        changes — so a new threshold still takes effect on the next batch, in every process."""
+        version = tuple(conn.execute(text(
+            "SELECT count(*), coalesce(sum(hashtextextended(concat_ws(':', rule, level, "
+            f"target_id, value), 0)), 0) FROM {threshold_table.fullname}")).one())  # fmt: skip
+        cached_version, cache = self._thresholds
+        if version != cached_version:
+            # a new dict, not cleared in place: a concurrent batch of the old version keeps
+            # writing into the old one
+            cache = {}
+            self._thresholds = (version, cache)
+        missing = [f for f in facts.values()
+                   if f.id not in cache or cache[f.id][0] != f.org_path]  # fmt: skip
+        if missing:
+            found = effective_for(conn, missing)
+            for f in missing:
+                cache[f.id] = (f.org_path, found.get(f.id, {}))
+        return {dev: cache[dev][1] for dev in facts if cache[dev][1]}
+
+    def _screen(self, fresh: dict[int, list[tuple[Any, ...]]],
+                ratings: dict[int, dict[str, float | None]],
+                overrides: dict[int, dict[str, tuple[float, Any, int | None]]],
+                stored: dict[tuple[int, str], tuple[int, int, float | None]],
+                open_: set[tuple[int, str]]
+                ) -> tuple[dict[str, set[int]], dict[tuple[int, str], _State]]:  # fmt: skip
+        """Per rule, the devices whose state this batch may change — the only ones ``_run``
+        walks through their readings (one Python call per reading and rule was the engine's
+        largest cost) — and the new states of the frozen-value rule where it surely changes
+        nothing but its previous value.
+
+        A rule at its default state (no row) and without an open alarm stays there when every
+        reading is inside its clear band: ``breach_n`` stays 0 and ``ok_n`` at its cap, nothing
+        is raised or written. Which readings surely are inside the band is decided for the
+        whole batch at once with the rules' screens (numpy, ``catalog.Columns``) and a margin
+        that covers the screens' rounding; everything else goes through ``_run`` and
+        ``value_fn``, which decide as before. A frozen-value rule keeps a row with its previous
+        value on every device; with no breach counted and no open alarm, readings whose value
+        surely differs from the one before only count ``ok_n`` up and carry the last value.
+        A healthy fleet breaches nothing, so this leaves the few devices near or over a
+        threshold."""
+        devs = list(fresh)
+        counts = [len(fresh[d]) for d in devs]
+        firsts = np.cumsum([0, *counts[:-1]])  # per device: its first reading's index
+        lasts = (firsts + np.array(counts) - 1).tolist()
+        start = dict(zip(devs, firsts.tolist(), strict=True))
+        owner = np.repeat(np.arange(len(devs)), counts)  # reading → index in devs
+        flat = [r for d in devs for r in fresh[d]]
+        quantities = np.array(list(map(_QUANTITIES_OF, flat)), dtype=np.float64)
+        rating = np.array([[ratings[d][k] for k in _RATING] for d in devs],
+                          dtype=np.float64)[owner]  # fmt: skip  # None → NaN in both
+        cols = Columns(values={q: quantities[:, k] for k, q in enumerate(_QUANTITIES)},
+                       rating={name: rating[:, k] for k, name in enumerate(_RATING)})  # fmt: skip
+        with_row: dict[str, set[int]] = defaultdict(set)
+        with_alarm: dict[str, set[int]] = defaultdict(set)
+        for dev, key in stored:
+            with_row[key].add(dev)
+        for dev, key in open_:
+            with_alarm[key].add(dev)
+        todo: dict[str, set[int]] = {}
+        carried: dict[tuple[int, str], _State] = {}
+        caps = self._clear_durations()
+        for spec in self.rules:
+            if spec.screen is None:
+                todo[spec.key] = set(devs)
+                continue
+            with np.errstate(all="ignore"):
+                value = spec.screen(cols)
+                if spec.condition == "frozen":
+                    # a reading may be frozen only if its value is (nearly) the one before it:
+                    # the stored previous value for a device's first reading of the batch
+                    before = np.empty(len(flat))
+                    before[1:] = value[:-1]
+                    before[firsts] = [_NO_VALUE if (w := stored.get((d, spec.key))) is None
+                                      or w[2] is None else w[2] for d in devs]  # fmt: skip
+                    maybe = np.abs(value - before) <= SCREEN_MARGIN  # NaN: None, not frozen
+                else:
+                    threshold = np.full(len(flat), spec.threshold)
+                    for dev, eff in overrides.items():
+                        if spec.key in eff and dev in start:
+                            threshold[start[dev] : start[dev] + len(fresh[dev])] = eff[spec.key][0]
+                    # NaN (None: inside the band) compares False
+                    if spec.condition == "above":
+                        maybe = value > threshold - spec.hysteresis - SCREEN_MARGIN
+                    else:
+                        maybe = value < threshold + spec.hysteresis + SCREEN_MARGIN
+            breaching = {devs[k] for k in np.unique(owner[maybe]).tolist()}
+            if spec.condition != "frozen":
+                todo[spec.key] = breaching | (
+                    (with_row[spec.key] | with_alarm[spec.key]) & fresh.keys()
+                )
+                continue
+            # Not walked: no breach counted, no open alarm, no reading like the one before it.
+            # ``_run`` would only count ``ok_n`` up and keep the last value (nothing is due:
+            # a frozen rule's threshold is at least 2 intervals).
+            counting = {d for d in with_row[spec.key] if stored[(d, spec.key)][0] > 0}
+            todo[spec.key] = breaching | ((counting | with_alarm[spec.key]) & fresh.keys())
+            last_value = value[lasts].tolist()
+            for k, dev in enumerate(devs):
+                if dev in todo[spec.key]:
+                    continue
+                was = stored.get((dev, spec.key))
+                v = last_value[k]
+                carried[(dev, spec.key)] = _State(
+                    last_ts=fresh[dev][-1][_COL["ts"]], breach_n=0, dirty=True, stored=was,
+                    ok_n=(caps[spec.key] if was is None else was[1]) + counts[k],
+                    prev_value=None if v != v else round(v, 4),  # NaN: None
+                )  # fmt: skip
+        return todo, carried
 
     def _run(self, conn: Connection, f: archives.DeviceFacts, spec: RuleSpec, threshold: float,
              readings: list[Reading], st: _State, is_open: bool) -> None:  # fmt: skip
@@ -269,60 +429,55 @@ class AlarmEngine:
 
     # -- state ---------------------------------------------------------------------------------
 
-    def _lock_states(self, conn: Connection, kind: str, ids: list[int],
-                     keys: list[str]) -> dict[tuple[int, str], _State]:  # fmt: skip
+    def _lock_states(
+        self, conn: Connection, kind: str, ids: list[int], keys: list[str]
+    ) -> tuple[dict[int, datetime], dict[tuple[int, str], tuple[int, int, float | None]]]:
         """Lock each device's own row (rule ``*``: the newest interval counted) in id order, so
         two ingest processes with readings of one device evaluate it one after the other, and
-        read its rules' rows. A rule's row exists only while its state differs from the default
-        (no breach counted, clear band held, no previous value): reading, locking and writing
-        back every (device, rule) on every reading made the engine 16× slower than storage."""
-        # Arrays, not a VALUES list: PostgreSQL takes at most 65,535 bind parameters.
-        conn.execute(text(
+        read its rules' rows: (device → newest interval counted, (device, rule) → stored
+        ``(breach_n, ok_n, prev_value)``). A rule's row exists only while its state differs
+        from the default (no breach counted, clear band held, no previous value): reading,
+        locking and writing back every (device, rule) on every reading made the engine 16×
+        slower than storage."""
+        # Arrays, not a VALUES list: PostgreSQL takes at most 65,535 bind parameters; in binary
+        # (`%b`) on the driver connection, inside the batch's transaction: SQLAlchemy's
+        # expanding IN and psycopg's text dump of large lists cost more than the statements.
+        driver = _driver(conn)
+        args = {"kind": kind, "device_row": DEVICE_ROW, "never": NEVER, "ids": ids, "keys": keys}
+        of_ids = "device_kind = %(kind)s AND device_id = ANY(CAST(%(ids)b AS bigint[]))"
+        driver.execute(
             f"INSERT INTO {rule_state.fullname} (device_kind, device_id, rule, last_ts) "
-            "SELECT :kind, d, :device_row, :never FROM unnest(CAST(:ids AS bigint[])) d "
-            "ORDER BY d ON CONFLICT DO NOTHING"),
-            {"kind": kind, "device_row": DEVICE_ROW, "never": NEVER, "ids": ids})  # fmt: skip
-        of_ids = rule_state.c.device_id == any_(cast(ids, ARRAY(BigInteger)))
-        last: dict[int, datetime] = dict(conn.execute(
-            select(rule_state.c.device_id, rule_state.c.last_ts)
-            .where(rule_state.c.device_kind == kind, of_ids, rule_state.c.rule == DEVICE_ROW)
-            .order_by(rule_state.c.device_id)
-            .with_for_update()
-        ).tuples().all())  # fmt: skip
-        found = {}
-        rules = conn.execute(select(rule_state).where(
-            rule_state.c.device_kind == kind, of_ids, rule_state.c.rule.in_(keys)))  # fmt: skip
-        for r in rules:
-            found[(r.device_id, r.rule)] = (r.breach_n, r.ok_n, r.prev_value)
-            if r.last_ts > last[r.device_id]:  # written before devices had their own row
-                last[r.device_id] = r.last_ts
-        caps = self._clear_durations()
-        states: dict[tuple[int, str], _State] = {}
-        for dev in ids:
-            for key in keys:
-                row = found.get((dev, key))
-                states[(dev, key)] = (_State(last[dev], ok_n=caps[key]) if row is None else
-                                      _State(last[dev], *row, stored=row))  # fmt: skip
-        return states
+            "SELECT %(kind)s, d, %(device_row)s, %(never)s FROM unnest(CAST(%(ids)b AS "
+            "bigint[])) d ORDER BY d ON CONFLICT DO NOTHING", args)  # fmt: skip
+        last: dict[int, datetime] = dict(driver.execute(
+            f"SELECT device_id, last_ts FROM {rule_state.fullname} WHERE {of_ids} "
+            "AND rule = %(device_row)s ORDER BY device_id FOR UPDATE", args,
+        ).fetchall())  # fmt: skip
+        rules = driver.execute(
+            f"SELECT device_id, rule, last_ts, breach_n, ok_n, prev_value FROM "
+            f"{rule_state.fullname} WHERE {of_ids} AND rule = ANY(CAST(%(keys)b AS text[]))",
+            args).fetchall()  # fmt: skip
+        found: dict[tuple[int, str], tuple[int, int, float | None]] = {}
+        for dev, rule, last_ts, breach_n, ok_n, prev_value in rules:
+            found[(dev, rule)] = (breach_n, ok_n, prev_value)
+            if last_ts > last[dev]:  # written before devices had their own row
+                last[dev] = last_ts
+        return last, found
 
     def _clear_durations(self) -> dict[str, int]:
         return {spec.key: spec.clear_duration for spec in self.rules}
 
-    def _save_states(
-        self, conn: Connection, kind: str, states: dict[tuple[int, str], _State]
-    ) -> None:
-        """Write back the devices' newest intervals and the rule states that changed; delete
-        the rows of rules back at the default. ``ok_n`` is kept at most ``clear_duration``:
-        it is only ever compared with it."""
+    def _save_states(self, conn: Connection, kind: str, newest: dict[int, datetime],
+                     states: dict[tuple[int, str], _State]) -> None:  # fmt: skip
+        """Write back the devices' newest intervals (``newest``) and the rule states that
+        changed (``states``: the ones evaluated); delete the rows of rules back at the default.
+        ``ok_n`` is kept at most ``clear_duration``: it is only ever compared with it."""
         caps = self._clear_durations()
-        newest: dict[int, datetime] = {}
         upsert: list[tuple[int, str, datetime, int, int, float | None]] = []
         delete: list[tuple[int, str]] = []
         for (d, k), s in states.items():
             if not s.dirty:
                 continue
-            if s.last_ts > newest.get(d, NEVER):
-                newest[d] = s.last_ts
             now = (s.breach_n, min(s.ok_n, caps[k]), s.prev_value)
             if now == (0, caps[k], None):
                 if s.stored is not None:
@@ -333,7 +488,7 @@ class AlarmEngine:
             return
         # As arrays in binary (`%b`): psycopg's text dump of large lists is 4× slower. On the
         # driver connection, inside the batch's transaction.
-        driver: Any = conn.connection.driver_connection
+        driver = _driver(conn)
         devices = sorted(newest)
         driver.execute(
             f"UPDATE {rule_state.fullname} s SET last_ts = u.t FROM unnest(CAST(%(ids)b AS "
@@ -418,19 +573,20 @@ class AlarmEngine:
     def terminals_seen(self, conn: Connection, seen: dict[int, datetime]) -> None:
         """Reset the silence timer of terminals that reported; clear their offline alarm."""
         ids = sorted(seen)
-        # Arrays, not a VALUES list (PostgreSQL takes at most 65,535 bind parameters).
-        conn.execute(text(
+        # Arrays, not a VALUES list (PostgreSQL takes at most 65,535 bind parameters); in
+        # binary on the driver connection, as in ``_lock_states``.
+        driver = _driver(conn)
+        args = {"rule": OFFLINE.key, "ids": ids, "last_ts": [seen[t] for t in ids]}
+        driver.execute(
             f"INSERT INTO {rule_state.fullname} AS s (device_kind, device_id, rule, last_ts) "
-            "SELECT 'terminal', d, :rule, t FROM unnest(CAST(:ids AS bigint[]), "
-            "CAST(:last_ts AS timestamptz[])) AS u(d, t) ORDER BY d "
+            "SELECT 'terminal', d, %(rule)s, t FROM unnest(CAST(%(ids)b AS bigint[]), "
+            "CAST(%(last_ts)b AS timestamptz[])) AS u(d, t) ORDER BY d "
             "ON CONFLICT (device_kind, device_id, rule) DO UPDATE SET last_ts = EXCLUDED.last_ts "
-            "WHERE s.last_ts < EXCLUDED.last_ts"),
-            {"rule": OFFLINE.key, "ids": ids, "last_ts": [seen[t] for t in ids]})  # fmt: skip
-        offline = conn.execute(
-            select(alarm.c.device_id).where(alarm.c.device_kind == "terminal",
-                                            alarm.c.rule == OFFLINE.key,
-                                            alarm.c.device_id.in_(ids), alarm.c.state != "cleared")
-        ).scalars().all()  # fmt: skip
+            "WHERE s.last_ts < EXCLUDED.last_ts", args)  # fmt: skip
+        offline = [t for (t,) in driver.execute(
+            f"SELECT device_id FROM {alarm.fullname} WHERE device_kind = 'terminal' "
+            f"AND rule = %(rule)s AND {NOT_CLEARED} AND device_id = ANY(CAST(%(ids)b AS bigint[]))",
+            args).fetchall()]  # fmt: skip
         for t in offline:
             service.clear(conn, device_kind="terminal", device_id=t, rule=OFFLINE.key, at=seen[t])
 
