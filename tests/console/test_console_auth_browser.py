@@ -270,7 +270,12 @@ def test_the_admin_defines_a_role_and_gives_it_to_a_user(page: Any, server: E200
     matrix.get_by_role("row").filter(has_text="night_shift").click()
     role = page.get_by_role("dialog", name=t("roles.edit", role="night_shift"))
     role.get_by_role("button", name=t("roles.delete")).click()
-    page.get_by_role("dialog").last.get_by_role("button", name=t("roles.delete")).click()
+    # The confirmation comes from the server: find it by its question, not as "the last dialog"
+    # (which may still be the role's own dialog when the locator is resolved).
+    confirm = page.get_by_role("dialog").filter(
+        has_text=t("roles.delete_confirm", role="night_shift")
+    )
+    confirm.get_by_role("button", name=t("roles.delete")).click()
     expect(role.get_by_role("alert")).to_contain_text("held by 1 user")
     refused = server.api("/api/v1/audit", action="delete_role", target="night_shift")
     assert refused["items"][0]["outcome"] == "failure", refused
