@@ -380,6 +380,9 @@ def cases(world: World) -> dict[tuple[str, str], Case]:
         ("GET", "/api/v1/devices/{asset_number}/readings"): Case(
             "/api/v1/devices/T-A/readings", "/api/v1/devices/T-B/readings"
         ),
+        ("GET", "/api/v1/devices/{asset_number}/events"): Case(
+            "/api/v1/devices/M-A/events?kind=power_down", "/api/v1/devices/M-B/events"
+        ),
         ("GET", "/api/v1/telemetry/curves"): Case(
             "/api/v1/telemetry/curves?devices=T-A,M-A&step=day",
             "/api/v1/telemetry/curves?devices=T-A,T-B",

@@ -2,7 +2,7 @@
 
 from e200.telemetry.api import router
 from e200.telemetry.codec import IotMapping, Rejection
-from e200.telemetry.contract import DT_QUANTITIES, METER_QUANTITIES
+from e200.telemetry.contract import DT_QUANTITIES, EVENT_KINDS, METER_QUANTITIES
 from e200.telemetry.counts import (
     daily_readings,
     dt_point_counts,
@@ -20,6 +20,7 @@ from e200.telemetry.queries import export as export_curves
 from e200.telemetry.service import (
     ReportedMeterList,
     VoltageDay,
+    device_events,
     device_readings,
     dt_voltage_days,
     latest_dt_readings,
@@ -34,6 +35,7 @@ __all__ = [
     "ANALYSIS_GROUPS",
     "ANALYSIS_STEPS",
     "DT_QUANTITIES",
+    "EVENT_KINDS",
     "MEASURES",
     "METER_QUANTITIES",
     "BatchResult",
@@ -51,6 +53,7 @@ __all__ = [
     "create_partitions_ahead",
     "curves",
     "daily_readings",
+    "device_events",
     "device_readings",
     "drop_partitions_older_than",
     "dt_point_counts",

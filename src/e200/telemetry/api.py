@@ -1,4 +1,4 @@
-"""REST routes of telemetry: HTTP ingest, latest values, curves, quarantine and counters."""
+"""REST routes of telemetry: HTTP ingest, latest values, curves, events, quarantine, counters."""
 
 from __future__ import annotations
 
@@ -65,6 +65,21 @@ def device_readings(
     """Interval readings as columns (``ts`` plus one list per quantity); default last 7 days."""
     names = [q.strip() for q in quantities.split(",") if q.strip()] if quantities else None
     return service.device_readings(conn, asset_number, scope, from_, to, names)
+
+
+@router.get("/devices/{asset_number}/events", dependencies=[requires(Permission.VIEW_DATA)])
+def device_events(
+    asset_number: str, conn: ConnDep, scope: ScopeDep,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    kind: Annotated[str | None, Query(description="Comma-separated event kinds, e.g. "
+                                                  "power_down,power_up")] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_EVENTS)] = 1000,
+) -> dict[str, Any]:  # fmt: skip
+    """Events of a meter, transformer or terminal (power down, phase loss, cover open, …),
+    newest first; default the last 7 days."""
+    kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
+    return service.device_events(conn, asset_number, scope, from_, to, kinds, limit)
 
 
 @router.get("/ingest/counters", dependencies=GRID_WIDE)

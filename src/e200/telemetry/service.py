@@ -1,4 +1,4 @@
-"""Reading back what was ingested: latest values, curves, quarantine, counters, liveness."""
+"""Reading back what was ingested: latest values, curves, events, quarantine, counters, liveness."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from sqlalchemy import Connection, Table, func, select, text
 
 from e200 import archives
 from e200.kernel import InvalidInputError, NotFoundError, Scope, as_utc, utc_now
-from e200.telemetry.contract import DT_QUANTITIES, METER_QUANTITIES, Quantity
+from e200.telemetry.contract import DT_QUANTITIES, EVENT_KINDS, METER_QUANTITIES, Quantity
 from e200.telemetry.tables import (
+    device_event,
     dt_reading,
     ingest_counter,
     meter_reading,
@@ -21,6 +22,7 @@ from e200.telemetry.tables import (
 )
 
 MAX_READINGS = 50_000
+MAX_EVENTS = 10_000
 _DEVICE_KINDS = ("transformer", "meter", "terminal")
 
 
@@ -112,6 +114,46 @@ def device_readings(
     return {"asset_number": asset_number, "kind": kind, "from": start, "to": end,
             "quantities": names, "ts": [r[0] for r in rows],
             "values": {n: [r[i + 1] for r in rows] for i, n in enumerate(names)}}  # fmt: skip
+
+
+def device_events(
+    conn: Connection,
+    asset_number: str,
+    scope: Scope,
+    start: datetime | None,
+    end: datetime | None,
+    kinds: list[str] | None = None,
+    limit: int = 1000,
+) -> dict[str, Any]:
+    """Events of a meter, transformer or terminal stamped in [start, end) — default the last 7
+    days — newest first, at most ``limit`` (``truncated`` says older ones were left out)."""
+    kind, _ = find_device(conn, asset_number, scope)
+    end = as_utc(end) if end else utc_now()
+    start = as_utc(start) if start else end - timedelta(days=7)
+    if start >= end:
+        raise InvalidInputError("from: must be before to", field="from")
+    if kinds:
+        unknown = [k for k in kinds if k not in EVENT_KINDS]
+        if unknown:
+            raise InvalidInputError(f"kind: {unknown[0]!r} is not an event kind; use "
+                                    f"{list(EVENT_KINDS)}", field="kind")  # fmt: skip
+    if not 1 <= limit <= MAX_EVENTS:
+        raise InvalidInputError(f"limit: from 1 to {MAX_EVENTS}", field="limit")
+    e = device_event
+    query = (
+        select(e.c.ts, e.c.event, e.c.detail, e.c.received_at)
+        .where(e.c.device_kind == kind, e.c.device_id == _device_id(conn, kind, asset_number),
+               e.c.ts >= start, e.c.ts < end)
+        .order_by(e.c.ts.desc(), e.c.event)
+        .limit(limit + 1)
+    )  # fmt: skip
+    if kinds:
+        query = query.where(e.c.event.in_(kinds))
+    rows = conn.execute(query).all()
+    return {"asset_number": asset_number, "kind": kind, "from": start, "to": end,
+            "kinds": kinds or list(EVENT_KINDS), "truncated": len(rows) > limit,
+            "events": [{"ts": r.ts, "event": r.event, "detail": r.detail,
+                        "received_at": r.received_at} for r in rows[:limit]]}  # fmt: skip
 
 
 def counters(conn: Connection) -> list[dict[str, Any]]:
