@@ -1,7 +1,8 @@
 """Data queries in a real Chromium against a real `e200 up --demo`: two transformers found by
 search on one chart, the step switched to hours, the table's value and the CSV export equal to the
-REST API's answer for the same query; a meter's customer page with its attributes and daily
-energy. Expected values come from the API of the same server, never from demo numbers.
+REST API's answer for the same query; a meter's customer page with its attributes, daily energy
+and an event ingested through the API. Expected values come from the API of the same server,
+never from demo numbers.
 """
 
 from __future__ import annotations
@@ -168,6 +169,11 @@ def test_customer_page_shows_attributes_and_daily_energy(page: Any, server: Serv
     _wait_for_history(server, asset)
     days = next(s for s in server.api("/api/v1/telemetry/curves", **window)["series"]
                 if s["stat"] == "sum")  # fmt: skip
+    # One meter event through the ingest API, then listed on the page.
+    stamp = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
+    event = {"v": 1, "type": "event", "device": asset, "ts": stamp.isoformat(),
+             "event": "cover_open", "detail": {"seal": "broken"}}  # fmt: skip
+    assert server.post("/api/v1/ingest", event, expect=200)["stored"] == 1
     try:
         page.goto(f"/console/meters/{asset}")
         attributes = page.get_by_test_id("customer-attributes")
@@ -182,7 +188,10 @@ def test_customer_page_shows_attributes_and_daily_energy(page: Any, server: Serv
         expect(shown).to_contain_text(days["unit"])
         assert float(shown.inner_text().split()[0]) >= round(total, 3) - 1e-3
         expect(page.locator("#customer-curve")).to_be_visible()
-        expect(page.get_by_text(t("customer.events_missing"))).to_be_visible()
+        listed = page.get_by_test_id("customer-events").locator('[data-event="cover_open"]')
+        expect(listed).to_contain_text(t("event.cover_open"))
+        expect(listed).to_contain_text(stamp.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"))
+        expect(listed).to_contain_text("seal: broken")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "console-customer.png"), full_page=True)
         # On to the query page with this meter chosen.

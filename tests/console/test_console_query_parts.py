@@ -10,6 +10,9 @@ from e200.console.query_charts import (
     analysis_option,
     analysis_totals,
     daily_energy_option,
+    event_detail,
+    event_label,
+    event_rows,
     format_number,
     groups_for,
     meter_groups,
@@ -17,6 +20,7 @@ from e200.console.query_charts import (
     query_option,
     series_notes,
     table_of,
+    with_event_marks,
 )
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
@@ -134,3 +138,38 @@ def test_daily_energy_bars_are_labelled_by_local_day() -> None:
     option = daily_energy_option(series, BERLIN)
     assert option["xAxis"]["data"] == ["2026-11-20", "2026-11-21"]
     assert option["series"][0]["data"] == [1.5, None]
+
+
+def test_meter_events_are_listed_in_local_time_with_their_kind_in_words_and_marked() -> None:
+    from e200.console.i18n import has_text, t
+
+    assert all(has_text(f"event.{kind}") for kind in telemetry.EVENT_KINDS)
+    events = [
+        {"ts": T0 + timedelta(hours=3), "event": "power_up", "detail": None},
+        {"ts": T0 + timedelta(hours=2, seconds=7), "event": "power_down",
+         "detail": {"last_gasp": True, "v_v": 12.5}},
+        {"ts": T0 + timedelta(hours=1), "event": "cover_open", "detail": "terminal cover"},
+    ]  # fmt: skip
+    rows = event_rows(events, BERLIN)
+    assert [(r.time, r.kind, r.label, r.detail) for r in rows] == [
+        ("2026-11-20 04:00:00", "power_up", t("event.power_up"), ""),
+        ("2026-11-20 03:00:07", "power_down", t("event.power_down"), "last_gasp: True, v_v: 12.5"),
+        ("2026-11-20 02:00:00", "cover_open", t("event.cover_open"), "terminal cover"),
+    ]
+    assert event_label("something_new") == "Something new"
+    assert event_detail(None) == "" and event_detail(7) == "7"
+
+    option = query_option(
+        _result(
+            "auto",
+            _series("M1", "v_v", "value", [230.0, 231.0], unit="V", kind="meter"),
+            _series("M1", "p_kw", "value", [1.0, 2.0], kind="meter"),
+        )
+    )
+    marked = with_event_marks(option, events)
+    lines = marked["series"][0]["markLine"]["data"]
+    assert [(m["name"], m["xAxis"]) for m in lines] == [
+        (t(f"event.{e['event']}"), e["ts"].isoformat()) for e in events
+    ]
+    assert "markLine" not in marked["series"][1] and "markLine" not in option["series"][0]
+    assert with_event_marks(option, []) is option

@@ -1,9 +1,7 @@
 """One meter's customer page: who and where (customer, account, tariff, transformer, phase), its
 voltage, current and power curves over a chosen window (7 days by default), its energy per local
-day over the last 30 days from register differences, and its alarms.
-
-Meter events (power down, cover open, …) are stored by ingest but the telemetry slice offers no
-read of them yet; the page says so instead of showing an empty list as if there were none.
+day over the last 30 days from register differences, its events of the window (power down, cover
+open, …; listed and marked on the curve) and its alarms.
 """
 
 from __future__ import annotations
@@ -23,9 +21,11 @@ from e200.console.i18n import t
 from e200.console.layout import frame
 from e200.console.query_charts import (
     daily_energy_option,
+    event_rows,
     meter_groups,
     query_option,
     series_notes,
+    with_event_marks,
 )
 from e200.console.session import Session
 from e200.console.widgets import when
@@ -33,6 +33,7 @@ from e200.kernel import NotFoundError, Scope, utc_now
 
 WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 ENERGY_DAYS = 30
+EVENT_LIMIT = 200  # newest events of the window listed (and marked)
 ATTRIBUTES = ("customer_name", "customer_account", "tariff", "org_unit", "transformer", "phase",
               "wiring", "multiplier", "status")  # fmt: skip
 
@@ -43,6 +44,7 @@ class _Data:
     curves: telemetry.CurveResult
     energy: telemetry.CurveSeries | None
     alarms: list[alarms.AlarmOut]
+    events: dict[str, Any]  # telemetry.device_events of the window
 
 
 class CustomerView:
@@ -68,7 +70,9 @@ class CustomerView:
                                  quantities=["e_imp_kwh"], step="day", tz=self.zone)  # fmt: skip
         energy = next((s for s in daily.series if s.stat == "sum"), None)
         found = alarms.list_alarms(conn, scope, device=self.asset, limit=50).items
-        return _Data(meter, curves, energy, found)
+        events = telemetry.device_events(conn, self.asset, scope, end - WINDOWS[self.window], end,
+                                         limit=EVENT_LIMIT)  # fmt: skip
+        return _Data(meter, curves, energy, found, events)
 
     async def build(self) -> None:
         ui.page_title(f"{self.asset} · {t('app.title')}")
@@ -99,6 +103,7 @@ class CustomerView:
             self._attributes(data.meter)
             self._curves(data)
             self._energy(data)
+            self._events(data.events)
             self._alarms(data.alarms)
 
     def _header(self, meter: dict[str, Any]) -> None:
@@ -150,8 +155,8 @@ class CustomerView:
             if not any(s.values for s in data.curves.series):
                 ui.label(t("details.no_readings")).classes("text-grey-7")
                 return
-            ui.echart(query_option(data.curves)).classes("w-full h-80").props(
-                "id=customer-curve")  # fmt: skip
+            option = with_event_marks(query_option(data.curves), data.events["events"])
+            ui.echart(option).classes("w-full h-80").props("id=customer-curve")
             for note in series_notes(data.curves):
                 if note.downsampled:
                     ui.label(t("query.note_downsampled", name=note.name, shown=note.shown,
@@ -184,13 +189,34 @@ class CustomerView:
             ui.echart(daily_energy_option(series, self.tz)).classes("w-full h-64").props(
                 "id=meter-daily-energy")  # fmt: skip
 
-    def _alarms(self, found: list[alarms.AlarmOut]) -> None:
+    def _events(self, answer: dict[str, Any]) -> None:
+        rows = event_rows(answer["events"], self.tz)
         with ui.card().classes("w-full gap-1").props("flat bordered"):
             ui.label(t("customer.events")).classes("text-h6")
-            with ui.row().classes("items-center gap-2 text-grey-8"):
-                ui.icon("info", color="secondary")
-                ui.label(t("customer.events_missing"))
-            ui.label(t("customer.alarms")).classes("text-subtitle2 text-grey-8")
+            ui.label(t("customer.events_window", window=t(f"window.{self.window}"))).classes(
+                "text-caption text-grey-8")  # fmt: skip
+            if not rows:
+                ui.label(t("customer.no_events")).classes("text-grey-7")
+                return
+            with ui.element("q-markup-table").props("flat dense separator=horizontal").classes(
+                    "w-full"):  # fmt: skip
+                with ui.element("thead"), ui.element("tr"):
+                    for key in ("event_time", "event_kind", "event_detail"):
+                        with ui.element("th").classes("text-left"):
+                            ui.label(t(f"customer.{key}"))
+                with ui.element("tbody").props('data-testid="customer-events"'):
+                    for row in rows:
+                        with ui.element("tr").props(f'data-event="{row.kind}"'):
+                            for text in (row.time, row.label, row.detail):
+                                with ui.element("td").classes("text-left"):
+                                    ui.label(text)
+            if answer["truncated"]:
+                ui.label(t("customer.events_more", n=len(rows))).classes(
+                    "text-caption text-grey-8")  # fmt: skip
+
+    def _alarms(self, found: list[alarms.AlarmOut]) -> None:
+        with ui.card().classes("w-full gap-1").props("flat bordered"):
+            ui.label(t("customer.alarms")).classes("text-h6")
             if not found:
                 ui.label(t("customer.no_alarms")).classes("text-grey-7")
             for a in found:

@@ -1,6 +1,7 @@
 """What the data-query and customer pages draw, as plain data (no NiceGUI here, so it is tested
 directly): quantity groups per device kind, windows, the ECharts options of several devices'
-curves on one chart, the table of the same data, the analysis bars and a meter's daily energy.
+curves on one chart, the table of the same data, the analysis bars, a meter's daily energy and its
+events (a list and marks on its curve).
 """
 
 from __future__ import annotations
@@ -227,6 +228,59 @@ def meter_groups(wiring: str | None) -> dict[str, tuple[str, ...]]:
         return {"voltage": ("v_a_v", "v_b_v", "v_c_v"), "current": ("i_a_a", "i_b_a", "i_c_a"),
                 "power": ("p_kw",)}  # fmt: skip
     return {"voltage": ("v_v",), "current": ("i_a",), "power": ("p_kw",)}
+
+
+# Colours of the event marks: loss of supply red, its return green, tampering and the rest amber.
+EVENT_COLOUR = {"power_down": "#b71c1c", "phase_loss": "#e65100", "power_up": "#2e7d32",
+                "phase_restore": "#2e7d32"}  # fmt: skip
+OTHER_EVENT_COLOUR = "#f9a825"
+
+
+def event_label(kind: str) -> str:
+    """An event kind in words (``event.*``), else the code made readable."""
+    return t(f"event.{kind}") if has_text(f"event.{kind}") else kind.replace("_", " ").capitalize()
+
+
+def event_detail(detail: object) -> str:
+    """An event's detail as the terminal sent it: an object as ``key: value`` pairs, a string as
+    it is, nothing for none."""
+    if detail is None:
+        return ""
+    if isinstance(detail, dict):
+        return ", ".join(f"{k}: {v}" for k, v in detail.items())
+    return str(detail)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One line of a device's event list."""
+
+    time: str  # local, to the second
+    kind: str
+    label: str
+    detail: str
+
+
+def event_rows(events: Iterable[dict[str, Any]], tz: tzinfo) -> list[EventRow]:
+    """The events of the telemetry read (``device_events``) as the page lists them."""
+    return [EventRow(e["ts"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), e["event"],
+                     event_label(e["event"]), event_detail(e.get("detail")))
+            for e in events]  # fmt: skip
+
+
+def with_event_marks(option: dict[str, Any], events: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The chart option with a vertical line per event at its time, named by its kind (on the
+    first series; unchanged when there is no series or no event)."""
+    lines = [{"name": event_label(e["event"]), "xAxis": e["ts"].isoformat(),
+              "lineStyle": {"color": EVENT_COLOUR.get(e["event"], OTHER_EVENT_COLOUR)}}
+             for e in events]  # fmt: skip
+    if not lines or not option.get("series"):
+        return option
+    first = {**option["series"][0], "markLine": {
+        "silent": True, "symbol": "none", "data": lines,
+        "lineStyle": {"type": "dashed", "width": 1},
+        "label": {"formatter": "{b}", "position": "insideEndTop", "fontSize": 10}}}  # fmt: skip
+    return {**option, "series": [first, *option["series"][1:]]}
 
 
 def names(devices: Sequence[str]) -> str:
