@@ -191,18 +191,34 @@ class Pipeline:
         return BatchResult(received, result.stored, len(batch.rejected), result.duplicates,
                            tuple(batch.rejected))  # fmt: skip
 
+    def _database_answers(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+        except Exception:  # any failure to answer counts as "not reachable"
+            return False
+        return True
+
     def process_with_retry(self, deliveries: list[Delivery], source: str,
                            stop: threading.Event | None = None, scope: Scope | None = None,
                            ) -> BatchResult | None:  # fmt: skip
         """Retry the same batch while the database is unreachable; None if stopped first."""
         delay = 0.2
+        refused = 0
         while True:
             try:
                 return self.process(deliveries, source, scope)
             except (DBAPIError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 # COPY runs on the driver connection, so psycopg's own errors arrive unwrapped.
-                if isinstance(exc, DBAPIError) and not _is_connection_error(exc):
+                verdict = _database_went_away(exc)
+                if verdict is False:
                     raise
+                if verdict is None and self._database_answers():
+                    # A dropped connection is replaced on the next try; a batch refused again
+                    # and again by a database that answers never will be stored: say so.
+                    refused += 1
+                    if refused >= REFUSALS_BEFORE_GIVING_UP:
+                        raise
                 log.warning("database unavailable; batch will be retried", source=source,
                             retry_in_s=delay, error=str(exc)[:200])  # fmt: skip
                 if stop is not None and stop.wait(delay):
@@ -212,10 +228,30 @@ class Pipeline:
                 delay = min(delay * 2, 5.0)
 
 
-def _is_connection_error(exc: DBAPIError) -> bool:
-    if exc.connection_invalidated:
-        return True
-    return isinstance(exc.orig, (psycopg.OperationalError, psycopg.InterfaceError))
+# SQLSTATE classes worth waiting for: connection exceptions, the server shutting down or
+# starting up, too many connections.
+_TRANSIENT_SQLSTATES = ("08", "57P", "53300")
+
+
+REFUSALS_BEFORE_GIVING_UP = 3
+
+
+def _database_went_away(exc: Exception) -> bool | None:
+    """True: the database went away (retry the batch); False: it refused this batch (raise);
+    None: cannot tell from the error.
+
+    psycopg reports a lost or refused connection as OperationalError, but also refusals on a
+    healthy connection (e.g. more than 65,535 bind parameters, no SQLSTATE) that fail the same
+    way forever; the caller then asks the database whether it answers."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if isinstance(exc.orig, Exception) else exc
+    if not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return False
+    if exc.sqlstate:
+        return exc.sqlstate.startswith(_TRANSIENT_SQLSTATES)
+    return None
 
 
 def run_sources(pipeline: Pipeline, sources: list[Source], stop: threading.Event, *,
