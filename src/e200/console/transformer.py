@@ -274,9 +274,9 @@ class TransformerView:
                         badge.style(outlined(colour))
 
     async def _on_group(self, e: events.ValueChangeEventArguments[Any]) -> None:
-        if e.value in GROUP_QUANTITIES and e.value != self.group:
+        if e.value in GROUP_QUANTITIES and e.value != self.group and self.data is not None:
             self.group = e.value
-            self._render()
+            self._draw(self.curve_box, partial(self._curves, self.data))  # only the chart
 
     async def _on_window(self, e: events.ValueChangeEventArguments[Any]) -> None:
         if e.value in WINDOWS and e.value != self.window:
