@@ -15,7 +15,7 @@ from nicegui import events, ui
 from sqlalchemy import Connection
 
 from e200 import alarms, archives, telemetry
-from e200.console.charts import SEVERITY_COLOUR, filled, rule_label
+from e200.console.charts import rule_label
 from e200.console.details import format_value
 from e200.console.i18n import t
 from e200.console.layout import frame
@@ -28,7 +28,7 @@ from e200.console.query_charts import (
     with_event_marks,
 )
 from e200.console.session import Session
-from e200.console.widgets import when
+from e200.console.widgets import alarm_line
 from e200.kernel import NotFoundError, Scope, utc_now
 
 WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -222,9 +222,4 @@ class CustomerView:
             for a in found:
                 with ui.row().classes("w-full items-center gap-3 no-wrap").props(
                         f'role=group aria-label="{rule_label(a.rule)}"'):  # fmt: skip
-                    ui.badge(t(f"severity.{a.severity}")).style(
-                        filled(SEVERITY_COLOUR.get(a.severity, "#9e9e9e")))  # fmt: skip
-                    ui.label(rule_label(a.rule)).classes("text-weight-medium")
-                    ui.label(a.message).classes("text-grey-8 ellipsis col")
-                    ui.label(when(a.started_at, self.tz)).classes("text-grey-7")
-                    ui.badge(t(f"alarm_state.{a.state}")).props("outline color=grey-8")
+                    alarm_line(a, self.tz)

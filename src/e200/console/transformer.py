@@ -32,7 +32,7 @@ from e200.console.i18n import t
 from e200.console.layout import frame
 from e200.console.live import AlarmFeed
 from e200.console.session import Session
-from e200.console.widgets import attempt, error_label, notify_error, show_error, when
+from e200.console.widgets import alarm_line, attempt, error_label, notify_error, show_error, when
 from e200.kernel import NotFoundError, Permission, Principal, Scope, utc_now
 
 WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -296,13 +296,7 @@ class TransformerView:
             for a in found:
                 with ui.row().classes("w-full items-center gap-3 no-wrap").props(
                         f'role=group aria-label="{rule_label(a.rule)}"'):  # fmt: skip
-                    ui.badge(t(f"severity.{a.severity}")).style(
-                        filled(SEVERITY_COLOUR.get(a.severity, "#9e9e9e")))  # fmt: skip
-                    ui.label(rule_label(a.rule)).classes("text-weight-medium")
-                    ui.label(a.message).classes("text-grey-8 ellipsis col")
-                    ui.label(when(a.started_at, self.tz)).classes("text-grey-7")
-                    ui.badge(t(f"alarm_state.{a.state}")).props("outline color=grey-8").props(
-                        f'data-state="{a.state}"')  # fmt: skip
+                    alarm_line(a, self.tz)
                     if can_ack and a.acknowledged_at is None:
                         ui.button(t("alarms.acknowledge"),
                                   on_click=lambda _, a=a: self._acknowledge(a.id)

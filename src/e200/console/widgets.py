@@ -9,6 +9,8 @@ from typing import TypeVar
 
 from nicegui import ui
 
+from e200 import alarms
+from e200.console.charts import SEVERITY_COLOUR, filled, rule_label
 from e200.console.i18n import t
 from e200.console.session import Session
 from e200.kernel import AuthenticationRequiredError, E200Error
@@ -93,3 +95,14 @@ def show_secret(title: str, secret: str) -> None:
             ui.button(t("common.done"), on_click=dialog.close).props("flat no-caps")
     dialog.on("hide", dialog.delete)
     dialog.open()
+
+
+def alarm_line(a: alarms.AlarmOut, tz: tzinfo) -> None:
+    """One alarm in the caller's row: severity, rule, message, start and state (the state badge
+    carries ``data-state`` for tests and assistive tools)."""
+    ui.badge(t(f"severity.{a.severity}")).style(filled(SEVERITY_COLOUR.get(a.severity, "#9e9e9e")))
+    ui.label(rule_label(a.rule)).classes("text-weight-medium")
+    ui.label(a.message).classes("text-grey-8 ellipsis col")
+    ui.label(when(a.started_at, tz)).classes("text-grey-7")
+    state = ui.badge(t(f"alarm_state.{a.state}")).props("outline color=grey-8")
+    state.props(f'data-state="{a.state}"')
