@@ -9,7 +9,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Subquery,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 
 from e200.archives.kinds import KINDS
 from e200.archives.service import _active, _org_by_code, scope_clause
@@ -264,6 +274,21 @@ class TransformerSite:
         return self.secondary_rated_v if self.phases == 1 else self.secondary_rated_v / SQRT3
 
 
+def first_terminals(at: datetime, pick: ColumnElement[Any], label: str) -> Subquery:
+    """Per transformer, the first (min of ``pick``) terminal not retired measuring it at
+    ``at``: (transformer_id, ``label``)."""
+    term = ASSET_TABLES["terminal"]
+    term_rel = RELATION_TABLES["terminal_transformer"]
+    return (
+        select(term_rel.c.transformer_id, func.min(pick).label(label))
+        .select_from(term_rel.join(term, and_(term.c.id == term_rel.c.terminal_id,
+                                              term.c.status != "retired")))
+        .where(_active(term_rel, at))
+        .group_by(term_rel.c.transformer_id)
+        .subquery()
+    )  # fmt: skip
+
+
 def transformer_sites(
     conn: Connection,
     scope: Scope,
@@ -280,15 +305,7 @@ def transformer_sites(
     feeder = ASSET_TABLES["feeder"]
     org_rel = RELATION_TABLES[KINDS["transformer"].org_relation.name]
     feeder_rel = RELATION_TABLES["transformer_feeder"]
-    term_rel = RELATION_TABLES["terminal_transformer"]
-    first_term = (
-        select(term_rel.c.transformer_id, func.min(term.c.asset_number).label("terminal"))
-        .select_from(term_rel.join(term, and_(term.c.id == term_rel.c.terminal_id,
-                                              term.c.status != "retired")))
-        .where(_active(term_rel, at))
-        .group_by(term_rel.c.transformer_id)
-        .subquery()
-    )  # fmt: skip
+    first_term = first_terminals(at, term.c.asset_number, "terminal")
     query = (
         select(trafo.c.id, trafo.c.asset_number, trafo.c.status, org_unit.c.code.label("org_unit"),
                org_unit.c.path.label("org_path"), feeder.c.asset_number.label("feeder"),

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, and_, func, literal, select
 
+from e200.archives.areas import first_terminals
 from e200.archives.kinds import KINDS
 from e200.archives.service import _active
 from e200.archives.tables import ASSET_TABLES, RELATION_TABLES
@@ -30,15 +31,7 @@ def meter_roster(at: datetime) -> Select[tuple[int, int, int | None, int | None,
     term = ASSET_TABLES["terminal"]
     org_rel = RELATION_TABLES[KINDS["meter"].org_relation.name]
     meter_rel = RELATION_TABLES["meter_transformer"]
-    term_rel = RELATION_TABLES["terminal_transformer"]
-    first = (
-        select(term_rel.c.transformer_id, func.min(term.c.id).label("terminal_id"))
-        .select_from(term_rel.join(term, and_(term.c.id == term_rel.c.terminal_id,
-                                              term.c.status != "retired")))
-        .where(_active(term_rel, at))
-        .group_by(term_rel.c.transformer_id)
-        .subquery()
-    )  # fmt: skip
+    first = first_terminals(at, term.c.id, "terminal_id")
     return (
         select(meter.c.id.label("meter_id"), org_rel.c.org_unit_id,
                meter_rel.c.transformer_id, first.c.terminal_id,
