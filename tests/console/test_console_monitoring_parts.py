@@ -126,7 +126,7 @@ def test_the_feed_hands_out_what_a_page_missed_and_says_when_it_missed_too_much(
 
 
 def test_the_voltage_evidence_draws_the_limits_and_keeps_them_in_view() -> None:
-    from e200.console.voltage import evidence_option
+    from e200.console.monitoring.voltage import evidence_option
 
     ts = [T0 + timedelta(minutes=15 * k) for k in range(1, 5)]
     curve = {"ts": ts, "values": {"v_a_v": [231.0, 252.0, 250.0, 232.0],

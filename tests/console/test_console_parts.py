@@ -13,14 +13,14 @@ import pytest
 from e200.archives import KINDS, OrgUnitOut, TreeNode
 from e200.auth import STATUSES
 from e200.console import i18n
-from e200.console.audit_log import FIELDS as AUDIT_FIELDS
-from e200.console.audit_log import parse_time
+from e200.console.admin.audit_log import FIELDS as AUDIT_FIELDS
+from e200.console.admin.users import USER_FIELDS, grantable_roles, unit_options
 from e200.console.details import asset_rows, format_value, org_unit_rows, phase_counts
 from e200.console.i18n import TEXTS, t
 from e200.console.layout import navigation_for
 from e200.console.session import Console
 from e200.console.tree import TreeModel, node_id, parse_node_id
-from e200.console.users import USER_FIELDS, grantable_roles, unit_options
+from e200.console.widgets import parse_time
 from e200.kernel import Permission, Principal, Scope
 
 # -- texts -------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def test_audit_times_are_read_in_the_console_zone() -> None:
 
 def test_every_text_the_console_uses_exists() -> None:
     """Literal keys in the console's code, and the families built from stored codes."""
-    source = "\n".join(p.read_text() for p in Path(i18n.__file__).parent.glob("*.py"))
+    source = "\n".join(p.read_text() for p in Path(i18n.__file__).parent.rglob("*.py"))
     used = set(re.findall(r"""\bt\(\s*["']([a-z_]+(?:\.[a-z_0-9]+)+|yes|no|empty_value)["']""",
                           source))  # fmt: skip
     used |= {f"permission.{p.value}" for p in Permission}

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from e200.console.data.query_charts import format_number
 from e200.console.i18n import t
-from e200.console.query_charts import format_number
 from tests.console.conftest import ARTIFACTS, UI_TIMEOUT_MS
 from tests.server import E200Server as Server
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from e200 import telemetry
-from e200.console.query_charts import (
+from e200.console.data.query_charts import (
     analysis_option,
     analysis_totals,
     daily_energy_option,

@@ -17,24 +17,24 @@ from sqlalchemy import Engine
 
 from e200 import archives, auth
 from e200.config import Settings
-from e200.console.account import AccountView
-from e200.console.alarm_center import AlarmCenterView
-from e200.console.archive import ArchiveView
-from e200.console.audit_log import AuditView
-from e200.console.customer import CustomerView
-from e200.console.fleet import FleetView
+from e200.console.admin.account import AccountView
+from e200.console.admin.audit_log import AuditView
+from e200.console.admin.login import LoginView
+from e200.console.admin.users import UsersView
+from e200.console.data.customer import CustomerView
+from e200.console.data.quality import QualityView
+from e200.console.data.query import QueryView
+from e200.console.grid.archive import ArchiveView
+from e200.console.grid.imports import ImportView
 from e200.console.i18n import t
-from e200.console.imports import ImportView
 from e200.console.layout import P, frame
 from e200.console.live import AlarmFeed
-from e200.console.login import LoginView
-from e200.console.quality import QualityView
-from e200.console.query import QueryView
+from e200.console.monitoring.alarm_center import AlarmCenterView
+from e200.console.monitoring.fleet import FleetView
+from e200.console.monitoring.transformer import TransformerView
+from e200.console.monitoring.voltage import VoltageView
 from e200.console.session import Console, Session, requested_path
-from e200.console.transformer import TransformerView
 from e200.console.tree import ICONS
-from e200.console.users import UsersView
-from e200.console.voltage import VoltageView
 from e200.kernel import Permission
 
 # Overview cards: plural of the kind (as ``archives.counts`` names it) and the kind.

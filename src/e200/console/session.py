@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine
 
 from e200 import auth
 from e200.config import Settings
-from e200.console.data import Reader
+from e200.console.reader import Reader
 from e200.kernel import (
     AuthenticationRequiredError,
     E200Error,

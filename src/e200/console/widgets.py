@@ -1,5 +1,5 @@
-"""Small pieces the account, users and audit pages share: confirmations, the shown-once secret,
-how a refused change is told, times in the console's zone."""
+"""Small pieces the pages share: confirmations, the shown-once secret, how a refused change is
+told, times in the console's zone, an alarm's row."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ from e200.console.session import Session
 from e200.kernel import AuthenticationRequiredError, E200Error
 
 T = TypeVar("T")
+
+
+def parse_time(text: str | None, tz: tzinfo) -> datetime | None:
+    """A ``datetime-local`` input's value in the console's zone (None when empty)."""
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
 def when(value: datetime | None, tz: tzinfo, *, seconds: bool = False) -> str:

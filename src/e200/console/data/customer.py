@@ -16,10 +16,7 @@ from sqlalchemy import Connection
 
 from e200 import alarms, archives, telemetry
 from e200.console.charts import rule_label
-from e200.console.details import format_value
-from e200.console.i18n import t
-from e200.console.layout import frame
-from e200.console.query_charts import (
+from e200.console.data.query_charts import (
     daily_energy_option,
     event_rows,
     meter_groups,
@@ -27,6 +24,9 @@ from e200.console.query_charts import (
     series_notes,
     with_event_marks,
 )
+from e200.console.details import format_value
+from e200.console.i18n import t
+from e200.console.layout import frame
 from e200.console.session import Session
 from e200.console.widgets import alarm_line
 from e200.kernel import NotFoundError, Scope, utc_now

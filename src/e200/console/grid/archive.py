@@ -16,9 +16,9 @@ from sqlalchemy import Connection
 from e200 import archives, telemetry, terminal
 from e200.archives import TreeNode
 from e200.console.details import Row, asset_rows, format_value, org_unit_rows, phase_counts
+from e200.console.grid.meter_list import MeterListPanel
 from e200.console.i18n import t
 from e200.console.layout import frame
-from e200.console.meter_list import MeterListPanel
 from e200.console.session import Session
 from e200.console.tree import ICONS, TreeModel, node_id, parse_node_id
 from e200.kernel import ConflictError, E200Error, NotFoundError, Scope

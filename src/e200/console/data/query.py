@@ -14,9 +14,7 @@ from nicegui import events, ui
 from sqlalchemy import Connection
 
 from e200 import archives, telemetry
-from e200.console.i18n import t
-from e200.console.layout import frame
-from e200.console.query_charts import (
+from e200.console.data.query_charts import (
     STEPS,
     WINDOWS,
     analysis_option,
@@ -28,6 +26,8 @@ from e200.console.query_charts import (
     series_notes,
     table_of,
 )
+from e200.console.i18n import t
+from e200.console.layout import frame
 from e200.console.session import Session
 from e200.console.tree import ICONS, TreeModel, node_id, parse_node_id
 from e200.console.widgets import attempt, error_label, notify_error, show_error

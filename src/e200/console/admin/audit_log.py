@@ -8,7 +8,6 @@ route; the console reads through the auth slice's ``audit.search``.
 from __future__ import annotations
 
 import json
-from datetime import datetime, tzinfo
 from typing import Any
 
 from nicegui import ui
@@ -18,7 +17,7 @@ from e200 import auth
 from e200.console.i18n import t
 from e200.console.layout import frame
 from e200.console.session import Session
-from e200.console.widgets import error_label, show_error, when
+from e200.console.widgets import error_label, parse_time, show_error, when
 from e200.kernel import Principal
 
 PAGE_SIZE = 50
@@ -52,14 +51,6 @@ _BODY_SLOT = r"""
   </q-td>
 </q-tr>
 """
-
-
-def parse_time(text: str | None, tz: tzinfo) -> datetime | None:
-    """A ``datetime-local`` input's value in the console's zone (None when empty)."""
-    if not text:
-        return None
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
 class AuditView:

@@ -12,13 +12,12 @@ from nicegui import events, ui
 from sqlalchemy import Connection
 
 from e200 import alarms, archives
-from e200.console.audit_log import parse_time
 from e200.console.charts import SEVERITY_COLOUR, filled, rule_label
 from e200.console.i18n import t
 from e200.console.layout import frame
 from e200.console.live import AlarmFeed
 from e200.console.session import Session
-from e200.console.widgets import attempt, error_label, notify_error, show_error, when
+from e200.console.widgets import attempt, error_label, notify_error, parse_time, show_error, when
 from e200.kernel import E200Error, NotFoundError, Permission, Principal, Scope
 
 PAGE_SIZE = 100

@@ -20,8 +20,8 @@ from e200.console.charts import (
 from e200.console.i18n import t
 from e200.console.layout import frame
 from e200.console.live import AlarmFeed
+from e200.console.monitoring.transformer import INTERVALS
 from e200.console.session import Session
-from e200.console.transformer import INTERVALS
 from e200.console.widgets import attempt, notify_error, when
 from e200.kernel import Permission, Principal, Scope
 

@@ -16,8 +16,8 @@ from sqlalchemy import Connection
 
 from e200 import archives, auth
 from e200.archives import OrgUnitOut
+from e200.console.admin.keys import ApiKeysPanel
 from e200.console.i18n import t
-from e200.console.keys import ApiKeysPanel
 from e200.console.layout import frame
 from e200.console.session import Session
 from e200.console.widgets import (

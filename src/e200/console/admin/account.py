@@ -12,8 +12,8 @@ from nicegui import ui
 from sqlalchemy import Connection
 
 from e200 import archives, auth
+from e200.console.admin.keys import ApiKeysPanel
 from e200.console.i18n import t
-from e200.console.keys import ApiKeysPanel
 from e200.console.layout import frame
 from e200.console.session import Session
 from e200.console.widgets import attempt, error_label, show_error
