@@ -91,6 +91,16 @@ class Settings(BaseSettings):
     session_absolute_hours: float = Field(
         default=12, gt=0, description="A console session or bearer token ends after this at most."
     )
+    login_rate_per_address: int = Field(
+        default=30, ge=1,
+        description="Sign-in attempts (login and token) one source address may make per window.",
+    )  # fmt: skip
+    login_rate_per_username: int = Field(
+        default=10, ge=1, description="Sign-in attempts at one user name per window, from anywhere."
+    )
+    login_rate_window_s: int = Field(
+        default=60, ge=1, le=86_400, description="The sign-in rate limit's window, in seconds."
+    )
     cookie_secure: Literal["auto", "always"] = Field(
         default="auto",
         description="'always' marks session cookies Secure; 'auto' when the request is HTTPS.",
@@ -132,6 +142,36 @@ class Settings(BaseSettings):
     oidc_group_mappings: dict[str, GroupMapping] = Field(
         default_factory=dict, description="Value of the groups claim -> roles and org units."
     )
+    # --- process roles and background jobs (docs/operations.md) ---
+    commands_url: str | None = Field(
+        default=None,
+        description="Where downlink commands go (kafka://host:port, mqtt://host:port); workers "
+        "with it run the command dispatch job. `e200 up`: the in-process bus.",
+    )
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=64,
+        description="Jobs one worker runs at once (a long import never holds up the offline "
+        "check).",
+    )  # fmt: skip
+    worker_heartbeat_s: float = Field(
+        default=10, gt=0, description="How often a worker tells PostgreSQL it is alive."
+    )
+    worker_stalled_after_s: float = Field(
+        default=60, gt=0,
+        description="A worker silent this long is dead: its running jobs go to another worker.",
+    )  # fmt: skip
+    job_schedules: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-installation cron of periodic jobs, by job name (UTC; six fields for "
+        'seconds), e.g. {"quality.recompute": "*/5 * * * *"}.',
+    )
+    job_history_days: float = Field(
+        default=3, gt=0, description="Finished jobs kept this long in the job history."
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="`e200 ingest` / `e200 worker`: serve Prometheus metrics on this port.",
+    )  # fmt: skip
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default: JSON unless stderr is a terminal."

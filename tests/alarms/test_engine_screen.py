@@ -15,8 +15,8 @@ from sqlalchemy import Engine, text
 from e200 import alarms
 from e200.bench.ingest import QUANTITIES, setup_archive
 from e200.bus import Delivery
-from e200.cli.runtime import make_pipeline
 from e200.config import Settings
+from e200.jobs import make_pipeline
 
 DEVICES = 40
 INTERVALS = 24

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, text
 from e200.bench.alarms import build, overload_start
 from e200.bench.ingest import setup_archive
 from e200.bus import Delivery
-from e200.cli.runtime import make_pipeline
 from e200.config import Settings
+from e200.jobs import make_pipeline
 
 
 def _rows(engine: Engine) -> dict[tuple[str, str], tuple[Any, ...]]:

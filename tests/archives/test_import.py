@@ -25,6 +25,7 @@ from e200.sim.faults import FaultConfig, inject_grid_faults
 from e200.sim.grid import SimGrid, build_grid
 from tests.archives.imports_helpers import csv_text, xlsx_from_csvs
 from tests.archives.test_import_errors import build_base
+from tests.jobs.workers import queue_settings, queued_client
 from tests.users import api_key, make_user
 
 URL = "/api/v1/archives/imports"
@@ -221,34 +222,48 @@ def test_history_report_paging_and_audit(client: TestClient, engine: Engine) -> 
     assert items and items[0]["detail"]["request"]["counts"]["reject"] == 30
 
 
-def test_large_uploads_run_in_the_background(
-    client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+def test_large_uploads_run_in_the_background_as_jobs(
+    engine: Engine, fresh_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build_base(engine)
     monkeypatch.setattr(import_api, "INLINE_MAX_BYTES", 0)
     forgotten: list[bool] = []
-    monkeypatch.setattr(
-        client.app.state.pipeline,
-        "forget_devices",  # type: ignore[attr-defined]
-        lambda: forgotten.append(True),
-    )
+    archives.on_archive_written(lambda: forgotten.append(True))  # as a pipeline does
     rows = [[f"M{i:05d}", "T1", "ABC"[i % 3]] for i in range(2000)]
-    job = upload(
-        client,
-        "meters.csv",
-        csv_text(["asset_number", "transformer", "phase"], *rows),
-        status=202,
-        dry_run="false",
-    )
-    assert job["status"] in ("queued", "verifying", "writing", "done")
-    deadline = time.monotonic() + 60
-    while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
-        time.sleep(0.1)
-        job = client.get(f"{URL}/{job['id']}").json()
+    with queued_client(engine, queue_settings(tmp_path, fresh_db_url)) as (client, _queue):
+        job = upload(
+            client,
+            "meters.csv",
+            csv_text(["asset_number", "transformer", "phase"], *rows),
+            status=202,
+            dry_run="false",
+        )
+        assert job["status"] in ("queued", "verifying", "writing", "done")
+        deadline = time.monotonic() + 60
+        while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            job = client.get(f"{URL}/{job['id']}").json()
     assert job["status"] == "done", job
     assert job["rows_done"] == job["rows_total"] == 2000
     assert job["counts"]["total"]["create"] == 2000 and job["written"]
-    assert forgotten == [True]  # the ingest pipeline drops its cached devices
+    assert forgotten == [True]  # processes caching archive devices were told
+    with engine.connect() as conn:  # the upload was kept only until the job finished
+        assert conn.execute(text("SELECT count(*) FROM archives.import_upload")).scalar() == 0
+        (run,) = conn.execute(text("SELECT outcome, summary FROM jobs.job_run "
+                                   "WHERE name = 'archives.import'")).all()  # fmt: skip
+    assert run.outcome == "succeeded" and "2000 created" in run.summary
+
+
+def test_an_upload_is_refused_where_no_job_queue_runs(
+    client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_base(engine)
+    monkeypatch.setattr(import_api, "INLINE_MAX_BYTES", 0)
+    response = client.post(URL, files={"file": ("meters.csv", b"asset_number,transformer\n")},
+                           data={"dry_run": "false"})  # fmt: skip
+    assert response.status_code == 503, response.text
+    (job,) = client.get(URL).json()["items"]
+    assert job["status"] == "failed" and job["message"] == "could not be queued"
 
 
 def test_unreadable_files_are_refused_at_once(client: TestClient) -> None:

@@ -39,6 +39,7 @@ from e200.auth.credentials import create_api_key
 from e200.auth.tables import role, user_account
 from e200.config import Settings
 from e200.db.web import Public, Requires
+from e200.jobs import make_queue
 from e200.kernel import Permission, Scope
 from e200.telemetry import ReportedMeterList
 from e200.terminal.meter_lists import list_version
@@ -418,7 +419,17 @@ def cases(world: World) -> dict[tuple[str, str], Case]:
     table |= _meter_list_and_alarm_cases(world)
     table |= _monitoring_cases()
     table |= _quality_cases()
+    table |= _jobs_cases()
     return table
+
+
+def _jobs_cases() -> dict[tuple[str, str], Case]:
+    base = "/api/v1/jobs"
+    return {
+        ("GET", base): Case(base),
+        ("GET", f"{base}/{{name}}/runs"): Case(f"{base}/quality.recompute/runs"),
+        ("POST", f"{base}/{{name}}/run"): Case(f"{base}/quality.recompute/run", ok=202),
+    }
 
 
 def _only_region_a(key: str) -> Callable[[httpx.Response], None]:
@@ -631,9 +642,14 @@ def test_every_route_is_classified_and_has_a_case(engine: Engine) -> None:
 def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
     command_a, command_b = build_world(engine)
     more = build_alarms_and_lists(engine)
-    settings = Settings(data_dir=tmp_path, database_url="unused://")
-    with TestClient(create_app(settings, engine, console=False)) as anonymous:
-        yield World(engine, anonymous, command_a, command_b, more=more)
+    url = engine.url.render_as_string(hide_password=False)
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    queue = make_queue(url, engine, settings)  # "run now" queues (no worker runs it here)
+    try:
+        with TestClient(create_app(settings, engine, console=False, queue=queue)) as anonymous:
+            yield World(engine, anonymous, command_a, command_b, more=more)
+    finally:
+        queue.close()
 
 
 def _call(

@@ -4,8 +4,8 @@ E200_DATABASE_URL) and a real slapd; and the hourly maintenance that syncs the d
 from __future__ import annotations
 
 import json
+import re
 import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -15,16 +15,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
-from structlog.testing import capture_logs
 from typer.testing import CliRunner, Result
 
+from e200 import auth
 from e200.auth import audit, ensure_admin
 from e200.auth.credentials import create_session
 from e200.auth.login import authenticate
 from e200.auth.tables import session, user_account, user_role
 from e200.cli import app
-from e200.cli.runtime import maintenance_thread
 from e200.config import Settings
+from e200.db.jobspec import JobContext
 from e200.kernel import utc_now
 from tests.auth.conftest import slapd_server
 from tests.auth.slapd import SlapdServer
@@ -280,15 +280,13 @@ def _sessions(engine: Engine) -> list[int]:
         return list(conn.execute(select(session.c.id)).scalars())
 
 
-def _run_maintenance_once(engine: Engine, settings: Settings) -> None:
-    stop = threading.Event()
-    stop.set()  # one round, then the thread ends
-    thread = maintenance_thread(engine, settings, stop)
-    thread.join(timeout=60)
-    assert not thread.is_alive()
+def _run_job(name: str, engine: Engine, settings: Settings) -> str | None:
+    """One run of an auth job, as a worker runs it."""
+    (job,) = [j for j in auth.JOBS if j.name == name]
+    return job.run(JobContext(engine=engine, settings=settings))
 
 
-def test_maintenance_syncs_the_directory_and_purges_sessions(
+def test_the_jobs_sync_the_directory_and_purge_sessions(
     engine: Engine, slapd_server: SlapdServer, directory_user: AddUser, tmp_path: Path
 ) -> None:
     settings = ldap_settings(slapd_server, data_dir=tmp_path)
@@ -297,19 +295,16 @@ def test_maintenance_syncs_the_directory_and_purges_sessions(
     slapd_server.delete_user(uid)
     _old_session(engine, settings)
 
-    with capture_logs() as logs:
-        _run_maintenance_once(engine, settings)
-
-    assert not [entry for entry in logs if entry["log_level"] == "warning"], logs
-    [synced] = [entry for entry in logs if entry["event"] == "directory synced"]
-    assert synced["disabled"] == [uid]
+    synced = _run_job("auth.sync_directory", engine, settings)
+    assert synced is not None and synced.endswith("1 disabled")
     assert account(engine, uid)[0] == "disabled"
+    assert _run_job("auth.purge_sessions", engine, settings) == "1 ended sessions purged"
     assert _sessions(engine) == []
     [event] = cli_audit(engine, "directory_sync")
     assert (event["actor"], event["detail"]["disabled"]) == ("directory-sync", [uid])
 
 
-def test_maintenance_survives_an_unreachable_directory(
+def test_an_unreachable_directory_fails_its_job_alone(
     engine: Engine, slapd_server: SlapdServer, directory_user: AddUser, tmp_path: Path
 ) -> None:
     uid = directory_user("dispatchers")
@@ -318,15 +313,9 @@ def test_maintenance_survives_an_unreachable_directory(
     settings = ldap_settings(slapd_server, ldap_url=url, ldap_timeout_s=2, data_dir=tmp_path)
     _old_session(engine, settings)
 
-    with capture_logs() as logs:
-        _run_maintenance_once(engine, settings)  # logs the failure, does not raise
-
-    [failure] = [entry for entry in logs if entry["log_level"] == "warning"]
-    assert (failure["event"], failure["task"]) == (
-        "maintenance task failed; will retry",
-        "directory sync",
-    )
-    assert url in failure["error"]
+    with pytest.raises(Exception, match=re.escape(url)):  # the job fails; the queue records it
+        _run_job("auth.sync_directory", engine, settings)
     assert account(engine, uid)[0] == "active"
-    assert _sessions(engine) == []  # the other tasks still ran
+    assert _run_job("auth.purge_sessions", engine, settings) == "1 ended sessions purged"
+    assert _sessions(engine) == []  # the other jobs still run
     assert cli_audit(engine, "directory_sync") == []

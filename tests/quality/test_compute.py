@@ -3,7 +3,6 @@ day, the command line."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from typer.testing import CliRunner
 
 from e200 import archives, quality
 from e200.cli import app
-from e200.cli.runtime import maintenance_thread
 from e200.config import Settings
+from e200.db.jobspec import JobContext
 from e200.kernel import InvalidInputError, Scope
 from e200.sim import FaultConfig, build_grid, load_grid, plan_faults
 from e200.sim.replay import replay
@@ -93,12 +92,10 @@ def test_cli_computes_a_day(grid_db: Engine, fresh_db_url: str,
     assert CliRunner().invoke(app, ["quality", "compute", "--day", future]).exit_code == 2
 
 
-def test_the_maintenance_thread_computes_yesterday_and_today(engine: Engine,
-                                                             tmp_path: Path) -> None:  # fmt: skip
+def test_the_recompute_job_computes_yesterday_and_today(engine: Engine, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url="unused://", timezone=TZ)
-    stop = threading.Event()
-    stop.set()  # one round, then the thread ends
-    maintenance_thread(engine, settings, stop).join(timeout=60)
+    (job,) = [j for j in quality.JOBS if j.name == "quality.recompute"]
+    job.run(JobContext(engine=engine, settings=settings))
     with engine.connect() as conn:
         days = list(conn.execute(text("SELECT day FROM quality.computed_day ORDER BY day"))
                     .scalars())  # fmt: skip

@@ -7,21 +7,25 @@ from __future__ import annotations
 
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from e200 import terminal
 from e200.bus import open_sink, open_source
-from e200.cli.runtime import Totals, dispatch_thread, ingest_thread
+from e200.cli.runtime import Totals, ingest_thread
+from e200.jobs import make_queue
 from e200.sim.archive_load import load_grid
 from e200.sim.grid import GridSizes, build_grid
 from e200.sim.live import run_live
 from tests.bus.brokers import MqttBroker, wait_until
+from tests.jobs.workers import queue_settings, running_worker
 from tests.terminal.conftest import engine_of
 
 
 def test_relation_change_reaches_the_simulators_terminals_and_the_ack_closes_it(
-    client: TestClient, mqtt_broker: MqttBroker
+    client: TestClient, mqtt_broker: MqttBroker, fresh_db_url: str, tmp_path: Path
 ) -> None:
     engine = engine_of(client)
     grid = build_grid(GridSizes(1, 1, 1, 1, 2, 4), seed=61)  # two station areas
@@ -34,7 +38,15 @@ def test_relation_change_reaches_the_simulators_terminals_and_the_ack_closes_it(
     # E200: ingest from MQTT and the downlink dispatcher onto MQTT.
     pipeline = client.app.state.pipeline  # type: ignore[attr-defined]
     ingest = ingest_thread(pipeline, [mqtt_broker.url(telemetry_topic)], stop, Totals())
-    dispatcher = dispatch_thread(engine, mqtt_broker.url(), stop, period_s=0.2)
+    # The dispatch job, every second, on a worker that knows where commands go.
+    settings = queue_settings(
+        tmp_path,
+        fresh_db_url,
+        commands_url=mqtt_broker.url(),
+        job_schedules={"terminal.dispatch_commands": "* * * * * */1"},
+    )
+    dispatcher = running_worker(make_queue(fresh_db_url, engine, settings, queue="commands"))
+    dispatcher.__enter__()
     # The simulator: its terminals take their commands from MQTT and answer on the telemetry
     # topic (acks, and the lists they collect).
     commands = open_source(mqtt_broker.url("e200/terminals/+/commands"))
@@ -89,6 +101,7 @@ def test_relation_change_reaches_the_simulators_terminals_and_the_ack_closes_it(
         stop.set()
         sim.join(timeout=10)
         ingest.join(timeout=10)
-        dispatcher.join(timeout=10)
+        dispatcher.__exit__(None, None, None)
+        terminal.close_sinks()
         commands.close()
         sink.close()

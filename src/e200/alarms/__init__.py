@@ -10,6 +10,7 @@ transformer.
 from e200.alarms.api import router
 from e200.alarms.catalog import RULES, RULES_BY_KEY, Reading, RuleSpec
 from e200.alarms.engine import AlarmEngine
+from e200.alarms.jobs import JOBS
 from e200.alarms.model import (
     AcknowledgeIn,
     Advice,
@@ -41,6 +42,7 @@ from e200.alarms.thresholds import set_override as set_threshold
 
 __all__ = [
     "CHANNEL",
+    "JOBS",
     "RULES",
     "RULES_BY_KEY",
     "SEVERITIES",

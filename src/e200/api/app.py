@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
-from e200 import __version__, alarms, archives, auth, monitoring, quality, telemetry, terminal
+from e200 import __version__, alarms, archives, auth, jobs, monitoring, quality, telemetry, terminal
 from e200.api import auditing, ops, problems
 from e200.config import Settings
 from e200.db.web import PUBLIC, Public, Requires
@@ -62,6 +62,7 @@ def create_app(
     *,
     console: bool = True,
     pipeline: telemetry.Pipeline | None = None,
+    queue: jobs.JobQueue | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="E200 master station",
@@ -74,13 +75,10 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.principal_resolver = auth.resolve_principal
-    if pipeline is None:
-        pipeline = telemetry.Pipeline.from_settings(engine, settings)
-        pipeline.hooks.append(terminal.ack_hook)
-        pipeline.hooks.append(alarms.AlarmEngine(timezone=settings.timezone))
-    app.state.pipeline = pipeline
-    # A change of a terminal's station area (any route, the console) queues a meter-list sync.
-    archives.on_relation_change(terminal.push_on_relation_change)
+    # The one wiring (e200.jobs): the pipeline with its hooks, the listeners between slices.
+    app.state.pipeline = pipeline if pipeline is not None else jobs.make_pipeline(engine, settings)
+    jobs.install_listeners(app.state.pipeline)
+    app.state.job_queue = queue  # background work is queued here (None: this app queues none)
     problems.install(app)
     auditing.install(app)
     ops.install_request_metrics(app)
@@ -93,6 +91,7 @@ def create_app(
     app.include_router(alarms.router)
     app.include_router(monitoring.router)
     app.include_router(quality.router)
+    app.include_router(jobs.router)
     if console:
         from e200.console import mount
 

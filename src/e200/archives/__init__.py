@@ -18,7 +18,13 @@ from e200.archives.areas import (
     terminals_at,
     transformer_sites,
 )
-from e200.archives.events import RelationChange, RelationListener, on_relation_change
+from e200.archives.events import (
+    RelationChange,
+    RelationListener,
+    on_archive_written,
+    on_relation_change,
+)
+from e200.archives.imports.queue import JOBS
 from e200.archives.kinds import KINDS, AssetKind
 from e200.archives.model import (
     FeederIn,
@@ -61,6 +67,7 @@ from e200.archives.tables import metadata
 from e200.archives.tables import org_unit as org_unit_table
 
 __all__ = [
+    "JOBS",
     "KINDS",
     "AssetKind",
     "DeviceFacts",
@@ -101,6 +108,7 @@ __all__ = [
     "meter_roster",
     "meter_sites",
     "numbers_in_scope",
+    "on_archive_written",
     "on_relation_change",
     "org_path",
     "org_unit_table",

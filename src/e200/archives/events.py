@@ -47,3 +47,19 @@ def on_relation_change(listener: RelationListener) -> None:
 def announce(conn: Connection, change: RelationChange) -> None:
     for listener in tuple(_listeners):
         listener(conn, change)
+
+
+# Imports write many assets at once; processes that cache archive facts (the ingest pipeline's
+# device cache) are told to forget them. Callbacks run after the import's commit.
+_written: list[Callable[[], None]] = []
+
+
+def on_archive_written(callback: Callable[[], None]) -> None:
+    """Register ``callback`` for "archive written in bulk" (once per function)."""
+    if callback not in _written:
+        _written.append(callback)
+
+
+def announce_written() -> None:
+    for callback in tuple(_written):
+        callback()

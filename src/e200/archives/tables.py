@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     func,
@@ -263,10 +264,30 @@ import_job = Table(
     Column("report", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("rejected_file", LargeBinary, nullable=True),
     Column("rejected_name", String(500), nullable=True),
+    _ts("progress_at"),  # last sign of life of the worker running it (queued: None)
     CheckConstraint(_in("status", IMPORT_STATUSES), name="import_job_status_allowed"),
     CheckConstraint(_in("mode", IMPORT_MODES), name="import_job_mode_allowed"),
     CheckConstraint(_in("on_error", IMPORT_ON_ERROR), name="import_job_on_error_allowed"),
     CheckConstraint(_in("format", IMPORT_FORMATS), name="import_job_format_allowed"),
     Index("ix_import_job_created_at", "created_at"),
     Index("ix_import_job_created_by", "created_by"),
+)
+
+
+# The uploaded files of a job that runs in the background, in chunks, until it has finished:
+# any worker can run it, also after the process that took the upload has gone.
+import_upload = Table(
+    "import_upload",
+    metadata,
+    Column(
+        "job_id",
+        BigInteger,
+        ForeignKey("archives.import_job.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("file_no", SmallInteger, primary_key=True),
+    Column("chunk_no", Integer, primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("sheet", String(100), nullable=True),
+    Column("content", LargeBinary, nullable=False),
 )

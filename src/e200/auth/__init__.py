@@ -28,6 +28,7 @@ from e200.auth.credentials import (
     purge_expired,
     revoke_api_key,
 )
+from e200.auth.jobs import JOBS
 from e200.auth.login import SyncResult, sync_directory
 from e200.auth.passwords import hash_password
 from e200.auth.roles import BUILTIN_ROLES
@@ -36,6 +37,7 @@ from e200.auth.tables import metadata
 __all__ = [
     "ADMIN_USERNAME",
     "BUILTIN_ROLES",
+    "JOBS",
     "SESSION_COOKIE",
     "STATUSES",
     "SyncResult",

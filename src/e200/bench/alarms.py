@@ -166,7 +166,7 @@ def feed(engine: Engine, settings: Settings, stream: Stream, *, with_alarms: boo
          ) -> tuple[float, dict[tuple[str, datetime], float]]:  # fmt: skip
     """Run the stream through the pipeline interval by interval; returns the elapsed seconds
     and, per (transformer, interval), when its reading was put on the source."""
-    from e200.cli.runtime import make_pipeline  # the pipeline `e200 ingest` runs
+    from e200.jobs import make_pipeline  # the pipeline `e200 ingest` runs
 
     _reset(engine)
     pipeline = make_pipeline(engine, settings)

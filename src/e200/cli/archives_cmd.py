@@ -57,7 +57,8 @@ def import_(
     """Verify a file of the import templates and (unless --dry-run) write it into the archive,
     as one transaction. Runs on the server with the database's credentials (whole grid); the
     job is recorded under the name e200-cli and audited."""
-    from e200.cli.main import _cli_detail, _settings
+    from e200.cli.common import cli_detail as _cli_detail
+    from e200.cli.common import settings_from as _settings
     from e200.db import Database, upgrade
     from e200.kernel import E200Error, Scope
 
@@ -215,7 +216,7 @@ def bench_import(
     """A generated meters file (with the org units, substations, feeders and transformers it
     needs) verified and committed through the import, against raw COPY of the same rows."""
     from e200.bench.imports import run
-    from e200.cli.main import _settings
+    from e200.cli.common import settings_from as _settings
 
     if fmt not in ("xlsx", "csv"):
         raise typer.BadParameter("xlsx or csv", param_hint="--format")

@@ -22,7 +22,7 @@ def bench_alarms(
     """Alarm latency (source → stored → NOTIFY at a listening console) at the pipeline's own
     rate, and the pipeline's readings/s with and without the alarm engine, in one run."""
     from e200.bench.alarms import run
-    from e200.cli.main import _settings
+    from e200.cli.common import settings_from as _settings
 
     settings = _settings(log_level="warning")
     with console.status("benchmark") as status:

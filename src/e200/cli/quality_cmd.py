@@ -26,7 +26,7 @@ def compute(
     """Compute (or recompute: the day's rows are replaced) the figures of a day for the whole
     grid, in the configured time zone (E200_TIMEZONE)."""
     from e200 import quality
-    from e200.cli.main import _settings
+    from e200.cli.common import settings_from as _settings
     from e200.db import Database, upgrade
     from e200.kernel import E200Error
 
@@ -77,7 +77,7 @@ def bench_quality(
     terminals and 500,000 meters): load a day of readings, compute it, read the summary and the
     weak points. Needs several GB of disk at full size."""
     from e200.bench.quality import run
-    from e200.cli.main import _settings
+    from e200.cli.common import settings_from as _settings
 
     settings = _settings(log_level="warning")
     with console.status("benchmark") as status:

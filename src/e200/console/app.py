@@ -28,14 +28,13 @@ def mount(app: FastAPI, settings: Settings) -> None:
 
     from e200.console import pages
 
-    pipeline = getattr(app.state, "pipeline", None)
-    forget = getattr(pipeline, "forget_devices", None)  # the ingest caches archive devices
+    queue = getattr(app.state, "job_queue", None)
     pages.register(
         app.state.engine,
         settings,
         tz=ZoneInfo(settings.timezone),
         mount_path=MOUNT_PATH,
-        on_archive_written=forget if callable(forget) else None,
+        defer_job=queue.defer if queue is not None else None,
     )
 
     @app.get("/", include_in_schema=False, dependencies=[PUBLIC])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import tzinfo
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
@@ -89,11 +90,9 @@ def register(
     *,
     tz: tzinfo,
     mount_path: str = "/console",
-    on_archive_written: Callable[[], None] | None = None,
+    defer_job: Callable[[str, dict[str, Any]], int] | None = None,
 ) -> None:
-    console = Console(
-        engine, settings, tz, mount_path.rstrip("/") or "/console", on_archive_written
-    )
+    console = Console(engine, settings, tz, mount_path.rstrip("/") or "/console", defer_job)
     feed = AlarmFeed(engine)
     app.on_startup(feed.start)
     app.on_shutdown(feed.stop)

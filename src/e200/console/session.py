@@ -42,9 +42,8 @@ class Console:
     settings: Settings
     tz: tzinfo
     mount_path: str = "/console"
-    # Called after an import wrote the archive (the ingest pipeline forgets its cached devices,
-    # as after an import through the REST API).
-    on_archive_written: Callable[[], None] | None = None
+    # Queues background work (an import) on the job queue; None: this server queues none.
+    defer_job: Callable[[str, dict[str, Any]], int] | None = None
 
     def url(self, path: str) -> str:
         """Absolute path of a console page (for redirects and ``location.href``)."""

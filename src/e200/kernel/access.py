@@ -25,6 +25,7 @@ class Permission(StrEnum):
     EXPORT_DATA = "export_data"
     MANAGE_INTEGRATIONS = "manage_integrations"
     INGEST_DATA = "ingest_data"  # gateways and integration clients posting readings
+    MANAGE_JOBS = "manage_jobs"  # see background jobs and run a periodic one now
 
 
 @dataclass(frozen=True, slots=True)

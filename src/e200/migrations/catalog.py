@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from e200 import alarms, archives, auth, quality, telemetry, terminal
+from e200 import alarms, archives, auth, jobs, quality, telemetry, terminal
 
-SCHEMAS: tuple[str, ...] = ("alarms", "archives", "auth", "quality", "telemetry", "terminal")
+SCHEMAS: tuple[str, ...] = (
+    "alarms", "archives", "auth", "jobs", "quality", "telemetry", "terminal",
+)  # fmt: skip
 
 
 def all_metadata() -> list[MetaData]:
@@ -14,6 +16,7 @@ def all_metadata() -> list[MetaData]:
         alarms.metadata,
         archives.metadata,
         auth.metadata,
+        jobs.metadata,
         quality.metadata,
         telemetry.metadata,
         terminal.metadata,

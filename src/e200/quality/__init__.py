@@ -10,6 +10,7 @@ from e200.quality.compute import (
     local_today,
     purge_before,
 )
+from e200.quality.jobs import JOBS
 from e200.quality.model import RecollectIn, SummaryOut, WeakPointsOut
 from e200.quality.service import (
     WeakPointRules,
@@ -23,6 +24,7 @@ from e200.quality.service import (
 from e200.quality.tables import metadata
 
 __all__ = [
+    "JOBS",
     "DayComputed",
     "QualityRules",
     "RecollectIn",

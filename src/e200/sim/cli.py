@@ -206,6 +206,8 @@ def backfill(
     (database: E200_DATABASE_URL or the embedded one)."""
     from e200.config import Settings
     from e200.db import Database, upgrade
+    from e200.db.replay import history_replay
+    from e200.jobs import make_pipeline
     from e200.sim.archive_load import load_grid
     from e200.sim.backfill import backfill as run_backfill
     from e200.sim.backfill import floor_interval
@@ -218,7 +220,8 @@ def backfill(
             f"{len(grid.areas)}/{len(full.areas)} station areas, "
             f"{len(grid.meters):,}/{len(full.meters):,} meters"
         )
-    database = Database.open(Settings())
+    settings = Settings()
+    database = Database.open(settings)
     try:
         upgrade(database.engine)
         with console.status("Writing the grid into the archive…"):
@@ -231,7 +234,10 @@ def backfill(
         end = floor_interval(datetime.now(UTC))
         # Faults are planned on the full grid (area positions = indices), then kept per area.
         plan = plan_faults(full, config, seed, end - timedelta(days=days), end, truth)
-        with _progress() as progress:
+        # Through the pipeline `e200 ingest` runs (alarm engine included); checks of the present
+        # (terminals silent now) wait while the history loads.
+        pipeline = make_pipeline(database.engine, settings)
+        with _progress() as progress, history_replay(database.engine):
             task = progress.add_task("Backfilling", total=len(grid.areas))
             result = run_backfill(
                 database.engine,
@@ -240,6 +246,7 @@ def backfill(
                 seed,
                 plan=plan,
                 end=end,
+                pipeline=pipeline,
                 progress=lambda done, _: progress.update(task, completed=done),
             )
         console.print(

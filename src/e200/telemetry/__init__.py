@@ -10,6 +10,7 @@ from e200.telemetry.counts import (
     reading_receipts,
     terminal_messages,
 )
+from e200.telemetry.jobs import JOBS
 from e200.telemetry.partitions import create_ahead as create_partitions_ahead
 from e200.telemetry.partitions import drop_older_than as drop_partitions_older_than
 from e200.telemetry.pipeline import BatchResult, Pipeline, run_sources
@@ -36,6 +37,7 @@ __all__ = [
     "ANALYSIS_STEPS",
     "DT_QUANTITIES",
     "EVENT_KINDS",
+    "JOBS",
     "MEASURES",
     "METER_QUANTITIES",
     "BatchResult",

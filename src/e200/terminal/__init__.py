@@ -7,6 +7,7 @@ from e200.terminal.consistency import check as check_consistency
 from e200.terminal.consistency import check_terminal as terminal_consistency
 from e200.terminal.consistency import push as push_list
 from e200.terminal.consistency import run_checks as check_meter_lists
+from e200.terminal.jobs import JOBS, close_sinks
 from e200.terminal.meter_lists import add_meters, change_phase, meter_list, queue_sync, remove_meter
 from e200.terminal.meter_lists import on_relation_change as push_on_relation_change
 from e200.terminal.model import (
@@ -34,6 +35,7 @@ from e200.terminal.tables import metadata
 
 __all__ = [
     "COMMAND_TOPIC",
+    "JOBS",
     "LIST_MISMATCH",
     "RULES",
     "SYNC_FAILED",
@@ -52,6 +54,7 @@ __all__ = [
     "change_phase",
     "check_consistency",
     "check_meter_lists",
+    "close_sinks",
     "dispatch_due",
     "get_command",
     "issue",

@@ -12,8 +12,8 @@ from e200.archives.imports.jobs import (
     list_jobs,
     rejected_file,
     run_import,
-    start_job,
 )
+from e200.archives.imports.queue import IMPORT_JOB, NoJobQueueError, start_job
 from e200.archives.imports.read import ImportFileError, InputFile, plan
 from e200.archives.imports.templates import SHEETS, TEMPLATE_VERSION, Column, Sheet
 from e200.archives.imports.workbook import csv_bytes, template_workbook
@@ -21,12 +21,14 @@ from e200.archives.imports.workbook import csv_bytes, template_workbook
 __all__ = [
     "ERRORS",
     "ERRORS_LISTED",
+    "IMPORT_JOB",
     "SHEETS",
     "TEMPLATE_VERSION",
     "Column",
     "ErrorKind",
     "ImportFileError",
     "InputFile",
+    "NoJobQueueError",
     "Options",
     "Outcome",
     "ScopeViolationError",

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from e200.archives.imports import jobs, read
 from e200.archives.imports.engine import Options
+from e200.archives.imports.queue import NoJobQueueError, fail_job, start_job
 from e200.archives.imports.templates import SHEETS, TEMPLATE_VERSION, Column
 from e200.archives.imports.workbook import csv_bytes, template_workbook
 from e200.db.web import ConnDep, PrincipalDep, engine_of, requires
@@ -255,15 +256,18 @@ def upload_import(
         "dry_run": options.dry_run,
     }
     if size > INLINE_MAX_BYTES:
-        jobs.start_job(
-            engine,
-            job_id,
-            files,
-            options,
-            scope,
-            on_written=forget,
-            cleanup=lambda: path.unlink(missing_ok=True),
-        )
+        # A job on the queue: the upload is kept in the database, any worker runs it, also
+        # after this process has gone (archives/imports/queue.py).
+        queue = getattr(request.app.state, "job_queue", None)
+        try:
+            if queue is None:
+                raise NoJobQueueError("background jobs: this process queues none")
+            start_job(engine, job_id, files, defer=queue.defer)
+        except BaseException:
+            fail_job(engine, job_id, "could not be queued")
+            raise
+        finally:
+            path.unlink(missing_ok=True)
         with engine.connect() as conn:
             job = jobs.get_job(conn, job_id, principal.username, scope)
         return JSONResponse(

@@ -8,7 +8,6 @@ A job is visible to its creator and to users whose scope covers the importer's.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -128,7 +127,11 @@ def create_job(
 
 def _set(engine: Engine, job_id: int, **values: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(update(import_job).where(import_job.c.id == job_id).values(**values))
+        conn.execute(
+            update(import_job)
+            .where(import_job.c.id == job_id)
+            .values(progress_at=func.now(), **values)  # a sign of life (queue.reap_stale)
+        )
 
 
 def execute_job(
@@ -187,30 +190,6 @@ def execute_job(
     if outcome.written and on_written is not None:
         on_written()
     return outcome
-
-
-def start_job(
-    engine: Engine,
-    job_id: int,
-    files: list[read.InputFile],
-    options: Options,
-    scope: Scope,
-    *,
-    on_written: Callable[[], None] | None = None,
-    cleanup: Callable[[], None] | None = None,
-) -> threading.Thread:
-    """Run the job in a background thread (large uploads); ``cleanup`` runs at its end."""
-
-    def work() -> None:
-        try:
-            execute_job(engine, job_id, files, options, scope, on_written=on_written)
-        finally:
-            if cleanup is not None:
-                cleanup()
-
-    thread = threading.Thread(target=work, name=f"e200-import-{job_id}", daemon=True)
-    thread.start()
-    return thread
 
 
 # -- reading jobs ------------------------------------------------------------------------------

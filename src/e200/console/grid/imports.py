@@ -161,7 +161,7 @@ class ImportView:
         path, name = self.upload_path, self.upload_name
         assert path is not None and name is not None
         engine = self.session.console.engine
-        on_written = self.session.console.on_archive_written
+        defer_job = self.session.console.defer_job
         options_of = (self.mode.value, self.on_error.value)
 
         def call(conn: Connection, principal: Principal) -> int:
@@ -175,9 +175,10 @@ class ImportView:
                 engine, username=principal.username, scope=principal.scope, files=files,
                 options=options,
             )  # fmt: skip
-            IMPORTS.start_job(
-                engine, job_id, files, options, principal.scope, on_written=on_written
-            )
+            if defer_job is None:
+                raise IMPORTS.NoJobQueueError("background jobs: this server queues none")
+            # Kept in the database and queued: the import survives this server's restart.
+            IMPORTS.start_job(engine, job_id, files, defer=defer_job)
             return job_id
 
         return self.session.change(
