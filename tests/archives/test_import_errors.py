@@ -100,7 +100,7 @@ def build_base(engine: Engine) -> None:
             everything,
         )
     with engine.begin() as conn:
-        from e200.archives.service import retire_asset
+        from e200.archives.assets import retire_asset
 
         retire_asset(conn, KINDS["transformer"], "T-RET", RETIRED, everything)
         retire_asset(conn, KINDS["meter"], "M-GONE", RETIRED, everything)

@@ -18,6 +18,10 @@ from e200.archives.areas import (
     terminals_at,
     transformer_sites,
 )
+from e200.archives.assets import create_asset, get_asset, list_assets, numbers_in_scope
+from e200.archives.browse import counts, search_assets, tree_children, tree_path
+from e200.archives.common import scope_clause
+from e200.archives.devices import DeviceRef, lookup_devices, set_reporting_interval
 from e200.archives.events import (
     RelationChange,
     RelationListener,
@@ -40,29 +44,9 @@ from e200.archives.model import (
     TransformerIn,
     TreeNode,
 )
+from e200.archives.org_units import create_org_unit, get_org_unit, list_org_units, org_path
+from e200.archives.relations import detach_relation, relation_history, set_relation, topology
 from e200.archives.roster import meter_roster, terminal_roster
-from e200.archives.service import (
-    DeviceRef,
-    counts,
-    create_asset,
-    create_org_unit,
-    detach_relation,
-    get_asset,
-    get_org_unit,
-    list_assets,
-    list_org_units,
-    lookup_devices,
-    numbers_in_scope,
-    org_path,
-    relation_history,
-    scope_clause,
-    search_assets,
-    set_relation,
-    set_reporting_interval,
-    topology,
-    tree_children,
-    tree_path,
-)
 from e200.archives.tables import metadata
 from e200.archives.tables import org_unit as org_unit_table
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
 
-from e200.archives import service
+from e200.archives import assets, browse, org_units
+from e200.archives import relations as relation_service
 from e200.archives.kinds import KINDS, AssetKind
 from e200.archives.model import (
     OrgUnitIn,
@@ -36,24 +37,24 @@ def list_org_units(
     under: Annotated[str | None, Query(description="Only this unit's subtree.")] = None,
     children_of: Annotated[str | None, Query(description="Only this unit's children.")] = None,
 ) -> list[OrgUnitOut]:  # fmt: skip
-    return service.list_org_units(conn, scope, under=under, children_of=children_of)
+    return org_units.list_org_units(conn, scope, under=under, children_of=children_of)
 
 
 @router.post(
     "/org-units", dependencies=EDIT, response_model=OrgUnitOut, status_code=201, tags=["org units"]
 )
 def create_org_unit(data: OrgUnitIn, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
-    return service.create_org_unit(conn, data, scope)
+    return org_units.create_org_unit(conn, data, scope)
 
 
 @router.get("/org-units/{code}", dependencies=VIEW, response_model=OrgUnitOut, tags=["org units"])
 def get_org_unit(code: str, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
-    return service.get_org_unit(conn, code, scope)
+    return org_units.get_org_unit(conn, code, scope)
 
 
 @router.patch("/org-units/{code}", dependencies=EDIT, response_model=OrgUnitOut, tags=["org units"])
 def update_org_unit(code: str, patch: OrgUnitPatch, conn: ConnDep, scope: ScopeDep) -> OrgUnitOut:
-    return service.update_org_unit(conn, code, patch, scope)
+    return org_units.update_org_unit(conn, code, patch, scope)
 
 
 @router.get("/transformers/{asset_number}/topology", dependencies=VIEW, response_model=Topology,
@@ -61,7 +62,7 @@ def update_org_unit(code: str, patch: OrgUnitPatch, conn: ConnDep, scope: ScopeD
 def transformer_topology(asset_number: str, conn: ConnDep, scope: ScopeDep, at: At = None
                          ) -> Topology:  # fmt: skip
     """The station area as it was at ``at``: feeder, substation, org unit, terminals, meters."""
-    return service.topology(conn, asset_number, at, scope)
+    return relation_service.topology(conn, asset_number, at, scope)
 
 
 @router.get("/archive-tree", dependencies=VIEW, response_model=list[TreeNode], tags=["org units"])
@@ -69,7 +70,7 @@ def archive_tree(
     conn: ConnDep, scope: ScopeDep, kind: str | None = None, key: str | None = None
 ) -> list[TreeNode]:
     """Children of one node of the archive tree (no ``kind``: the top org units)."""
-    return service.tree_children(conn, kind, key, scope)
+    return browse.tree_children(conn, kind, key, scope)
 
 
 def _add_kind_routes(kind: AssetKind) -> None:
@@ -87,41 +88,41 @@ def _add_kind_routes(kind: AssetKind) -> None:
         status_: Annotated[str | None, Query(alias="status")] = None,
         sort: Annotated[str, Query(description="Column, '-' prefix for descending")] = (
             "asset_number"),
-        limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+        limit: Annotated[int, Query(ge=1, le=assets.MAX_PAGE)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
         at: At = None,
     ) -> Page:  # fmt: skip
-        return service.list_assets(
+        return assets.list_assets(
             conn, kind, scope, org_unit_code=org_unit, subtree=subtree, parent=parent, q=q,
             status=status_, sort=sort, limit=limit, offset=offset, at=at,
         )  # fmt: skip
 
     def create(conn: ConnDep, scope: ScopeDep, data: Any) -> dict[str, Any]:
-        return service.create_asset(conn, kind, data, scope)
+        return assets.create_asset(conn, kind, data, scope)
 
     create.__annotations__["data"] = Annotated[create_model, Body()]
 
     def get(asset_number: str, conn: ConnDep, scope: ScopeDep) -> dict[str, Any]:
-        return service.get_asset(conn, kind, asset_number, scope)
+        return assets.get_asset(conn, kind, asset_number, scope)
 
     def patch(asset_number: str, conn: ConnDep, scope: ScopeDep, data: Any) -> dict[str, Any]:
-        return service.update_asset(conn, kind, asset_number, data, scope)
+        return assets.update_asset(conn, kind, asset_number, data, scope)
 
     patch.__annotations__["data"] = Annotated[patch_model, Body()]
 
     def retire(asset_number: str, conn: ConnDep, principal: PrincipalDep,
                data: RetireIn | None = None) -> dict[str, Any]:  # fmt: skip
-        return service.retire_asset(conn, kind, asset_number, data.at if data else None,
-                                    principal.scope, actor=principal.username)  # fmt: skip
+        return assets.retire_asset(conn, kind, asset_number, data.at if data else None,
+                                   principal.scope, actor=principal.username)  # fmt: skip
 
     def history(asset_number: str, relation: str, conn: ConnDep, scope: ScopeDep
                 ) -> list[RelationOut]:  # fmt: skip
-        return service.relation_history(conn, kind, asset_number, relation, scope)
+        return relation_service.relation_history(conn, kind, asset_number, relation, scope)
 
     def set_relation(asset_number: str, relation: str, data: RelationIn, conn: ConnDep,
                      principal: PrincipalDep) -> list[RelationOut]:  # fmt: skip
-        return service.set_relation(conn, kind, asset_number, relation, data, principal.scope,
-                                    actor=principal.username)  # fmt: skip
+        return relation_service.set_relation(conn, kind, asset_number, relation, data,
+                                             principal.scope, actor=principal.username)  # fmt: skip
 
     relations = "org_unit" + (f" or {kind.parent_relation.parent}" if kind.parent_relation else "")
     router.add_api_route(

@@ -21,8 +21,9 @@ from sqlalchemy import (
     true,
 )
 
+from e200.archives.common import active, scope_clause
 from e200.archives.kinds import KINDS
-from e200.archives.service import _active, _org_by_code, scope_clause
+from e200.archives.org_units import org_by_code
 from e200.archives.tables import ASSET_TABLES, RELATION_TABLES, org_unit
 from e200.kernel import NotFoundError, Scope, as_utc, utc_now
 
@@ -78,13 +79,13 @@ def station_areas(
                trafo.c.asset_number.label("transformer"),
                meter.c.asset_number.label("meter"), meter_rel.c.phase)
         .select_from(
-            term.join(org_rel, and_(org_rel.c.terminal_id == term.c.id, _active(org_rel, at)))
+            term.join(org_rel, and_(org_rel.c.terminal_id == term.c.id, active(org_rel, at)))
             .join(org_unit, org_unit.c.id == org_rel.c.org_unit_id)
             .outerjoin(term_rel, and_(term_rel.c.terminal_id == term.c.id,
-                                      _active(term_rel, at)))
+                                      active(term_rel, at)))
             .outerjoin(trafo, trafo.c.id == term_rel.c.transformer_id)
             .outerjoin(meter_rel, and_(meter_rel.c.transformer_id == trafo.c.id,
-                                       _active(meter_rel, at)))
+                                       active(meter_rel, at)))
             .outerjoin(meter, and_(meter.c.id == meter_rel.c.meter_id,
                                    meter.c.status != "retired"))
         )
@@ -94,7 +95,7 @@ def station_areas(
     if terminals is not None:
         query = query.where(term.c.asset_number.in_(terminals))
     if org_unit_code is not None:
-        unit = _org_by_code(conn, org_unit_code, scope)
+        unit = org_by_code(conn, org_unit_code, scope)
         if unit is None:
             raise NotFoundError("org unit", org_unit_code, field="org_unit")
         query = query.where(org_unit.c.path.like(unit.path + "%"))
@@ -129,10 +130,10 @@ def meter_placements(
                term.c.asset_number.label("terminal"))
         .select_from(
             meter.outerjoin(meter_rel, and_(meter_rel.c.meter_id == meter.c.id,
-                                            _active(meter_rel, at)))
+                                            active(meter_rel, at)))
             .outerjoin(trafo, trafo.c.id == meter_rel.c.transformer_id)
             .outerjoin(term_rel, and_(term_rel.c.transformer_id == trafo.c.id,
-                                      _active(term_rel, at)))
+                                      active(term_rel, at)))
             .outerjoin(term, and_(term.c.id == term_rel.c.terminal_id,
                                   term.c.status != "retired"))
         )
@@ -166,7 +167,7 @@ def terminals_at(
         .select_from(rel.join(term, term.c.id == rel.c.terminal_id)
                      .join(trafo, trafo.c.id == rel.c.transformer_id))
         .where(trafo.c.asset_number == transformer, term.c.status != "retired",
-               _active(rel, at))
+               active(rel, at))
         .order_by(term.c.asset_number)
     )  # fmt: skip
     if attached_from is not None:
@@ -198,7 +199,7 @@ def devices_in_scope(
         owned = exists(
             select(rel.c.id)
             .select_from(rel.join(org_unit, org_unit.c.id == rel.c.org_unit_id))
-            .where(rel.c[spec.child_col] == id_column, _active(rel, now),
+            .where(rel.c[spec.child_col] == id_column, active(rel, now),
                    scope_clause(org_unit.c.path, scope))
         )  # fmt: skip
         clauses.append(and_(kind_column == name, owned))
@@ -231,7 +232,7 @@ def device_facts(
     path = (
         select(org_unit.c.path)
         .select_from(rel.join(org_unit, org_unit.c.id == rel.c.org_unit_id))
-        .where(rel.c[spec.child_col] == table.c.id, _active(rel, now))
+        .where(rel.c[spec.child_col] == table.c.id, active(rel, now))
         .limit(1)
         .scalar_subquery()
     )
@@ -283,7 +284,7 @@ def first_terminals(at: datetime, pick: ColumnElement[Any], label: str) -> Subqu
         select(term_rel.c.transformer_id, func.min(pick).label(label))
         .select_from(term_rel.join(term, and_(term.c.id == term_rel.c.terminal_id,
                                               term.c.status != "retired")))
-        .where(_active(term_rel, at))
+        .where(active(term_rel, at))
         .group_by(term_rel.c.transformer_id)
         .subquery()
     )  # fmt: skip
@@ -315,10 +316,10 @@ def transformer_sites(
                term.c.reporting_interval_min)
         .select_from(
             trafo.join(org_rel, and_(org_rel.c.transformer_id == trafo.c.id,
-                                     _active(org_rel, at)))
+                                     active(org_rel, at)))
             .join(org_unit, org_unit.c.id == org_rel.c.org_unit_id)
             .outerjoin(feeder_rel, and_(feeder_rel.c.transformer_id == trafo.c.id,
-                                        _active(feeder_rel, at)))
+                                        active(feeder_rel, at)))
             .outerjoin(feeder, feeder.c.id == feeder_rel.c.feeder_id)
             .outerjoin(first_term, first_term.c.transformer_id == trafo.c.id)
             .outerjoin(term, term.c.asset_number == first_term.c.terminal)
@@ -329,7 +330,7 @@ def transformer_sites(
     if transformers is not None:
         query = query.where(trafo.c.asset_number.in_(transformers))
     if org_unit_code is not None:
-        unit = _org_by_code(conn, org_unit_code, scope)
+        unit = org_by_code(conn, org_unit_code, scope)
         if unit is None:
             raise NotFoundError("org unit", org_unit_code, field="org_unit")
         query = query.where(org_unit.c.path.like(unit.path + "%"))
@@ -372,20 +373,20 @@ def meter_sites(
                trafo.c.asset_number.label("transformer"), feeder.c.asset_number.label("feeder"),
                meter.c.tariff.label("customer_type"), meter.c.multiplier)
         .select_from(
-            meter.join(org_rel, and_(org_rel.c.meter_id == meter.c.id, _active(org_rel, at)))
+            meter.join(org_rel, and_(org_rel.c.meter_id == meter.c.id, active(org_rel, at)))
             .join(org_unit, org_unit.c.id == org_rel.c.org_unit_id)
             .outerjoin(meter_rel, and_(meter_rel.c.meter_id == meter.c.id,
-                                       _active(meter_rel, at)))
+                                       active(meter_rel, at)))
             .outerjoin(trafo, trafo.c.id == meter_rel.c.transformer_id)
             .outerjoin(feeder_rel, and_(feeder_rel.c.transformer_id == trafo.c.id,
-                                        _active(feeder_rel, at)))
+                                        active(feeder_rel, at)))
             .outerjoin(feeder, feeder.c.id == feeder_rel.c.feeder_id)
         )
         .where(meter.c.status != "retired", scope_clause(org_unit.c.path, scope))
         .order_by(meter.c.asset_number)
     )  # fmt: skip
     if org_unit_code is not None:
-        unit = _org_by_code(conn, org_unit_code, scope)
+        unit = org_by_code(conn, org_unit_code, scope)
         if unit is None:
             raise NotFoundError("org unit", org_unit_code, field="org_unit")
         query = query.where(org_unit.c.path.like(unit.path + "%"))

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, literal, select
 
 from e200.archives.areas import first_terminals
+from e200.archives.common import active
 from e200.archives.kinds import KINDS
-from e200.archives.service import _active
 from e200.archives.tables import ASSET_TABLES, RELATION_TABLES
 from e200.kernel import as_utc
 
@@ -38,9 +38,9 @@ def meter_roster(at: datetime) -> Select[tuple[int, int, int | None, int | None,
                func.coalesce(term.c.reporting_interval_min,
                              literal(DEFAULT_INTERVAL_MIN)).label("interval_min"))
         .select_from(
-            meter.join(org_rel, and_(org_rel.c.meter_id == meter.c.id, _active(org_rel, at)))
+            meter.join(org_rel, and_(org_rel.c.meter_id == meter.c.id, active(org_rel, at)))
             .outerjoin(meter_rel, and_(meter_rel.c.meter_id == meter.c.id,
-                                       _active(meter_rel, at)))
+                                       active(meter_rel, at)))
             .outerjoin(first, first.c.transformer_id == meter_rel.c.transformer_id)
             .outerjoin(term, term.c.id == first.c.terminal_id)
         )
@@ -59,9 +59,9 @@ def terminal_roster(at: datetime) -> Select[tuple[int, int, int | None, int]]:
         select(term.c.id.label("terminal_id"), org_rel.c.org_unit_id, term_rel.c.transformer_id,
                term.c.reporting_interval_min.label("interval_min"))
         .select_from(
-            term.join(org_rel, and_(org_rel.c.terminal_id == term.c.id, _active(org_rel, at)))
+            term.join(org_rel, and_(org_rel.c.terminal_id == term.c.id, active(org_rel, at)))
             .outerjoin(term_rel, and_(term_rel.c.terminal_id == term.c.id,
-                                      _active(term_rel, at)))
+                                      active(term_rel, at)))
         )
         .where(term.c.status == "in_service", term.c.collection_enabled)
     )  # fmt: skip
