@@ -20,7 +20,7 @@ from e200.alarms.model import (
 )
 from e200.alarms.thresholds import EffectiveThreshold, Level, ThresholdIn
 from e200.db.web import ConnDep, PrincipalDep, ScopeDep, requires
-from e200.kernel import Permission
+from e200.kernel import BigIntId, Offset, Permission
 
 router = APIRouter(prefix="/api/v1", tags=["alarms"])
 
@@ -38,7 +38,7 @@ def list_alarms(
     since: Annotated[datetime | None, Query(description="Not cleared before this time")] = None,
     until: Annotated[datetime | None, Query(description="Started before this time")] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AlarmPage:  # fmt: skip
     """Alarms of devices in your scope, newest first."""
     return service.list_alarms(
@@ -80,7 +80,7 @@ def acknowledge_alarms(data: BulkAcknowledgeIn, conn: ConnDep, principal: Princi
 @router.get(
     "/alarms/{alarm_id}", dependencies=[requires(Permission.VIEW_DATA)], response_model=AlarmOut
 )
-def get_alarm(alarm_id: int, conn: ConnDep, scope: ScopeDep) -> AlarmOut:
+def get_alarm(alarm_id: BigIntId, conn: ConnDep, scope: ScopeDep) -> AlarmOut:
     return service.get(conn, alarm_id, scope)
 
 
@@ -90,7 +90,7 @@ def get_alarm(alarm_id: int, conn: ConnDep, scope: ScopeDep) -> AlarmOut:
     response_model=AlarmOut,
 )
 def acknowledge_alarm(
-    alarm_id: int, conn: ConnDep, principal: PrincipalDep, request: Request,
+    alarm_id: BigIntId, conn: ConnDep, principal: PrincipalDep, request: Request,
     data: AcknowledgeIn | None = None,
 ) -> AlarmOut:  # fmt: skip
     """Acknowledge: you have seen it (with an optional comment). 409 if already acknowledged."""

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from e200.kernel import BigIntId
+
 Severity = Literal["critical", "major", "minor", "warning"]
 State = Literal["active", "acknowledged", "cleared"]
 DeviceKind = Literal["terminal", "transformer", "meter"]
@@ -86,7 +88,7 @@ class AlarmCounts(BaseModel):
 class BulkAcknowledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[BigIntId] = Field(min_length=1, max_length=1000)
     comment: str | None = Field(default=None, max_length=2000)
 
 

@@ -6,14 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi import routing as fastapi_routing
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from e200 import __version__, alarms, archives, auth, jobs, monitoring, quality, telemetry, terminal
-from e200.api import auditing, ops, problems
+from e200.api import auditing, guards, openapi, ops, problems
 from e200.config import Settings
 from e200.db.web import PUBLIC, Public, Requires
 
@@ -71,6 +71,7 @@ def create_app(
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(guards.refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -80,8 +81,17 @@ def create_app(
     jobs.install_listeners(app.state.pipeline)
     app.state.job_queue = queue  # background work is queued here (None: this app queues none)
     problems.install(app)
+    openapi.install(app)
     auditing.install(app)
     ops.install_request_metrics(app)
+    # Outermost first: refuse cross-site writes and oversized bodies before anything runs;
+    # the security headers wrap even Starlette's own error answers.
+    app.add_middleware(guards.BodyLimitMiddleware)
+    app.add_middleware(guards.CrossSiteGuardMiddleware)
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = (  # type: ignore[method-assign]
+        lambda: guards.SecurityHeadersMiddleware(build_stack())
+    )
     app.include_router(ops.router)
     app.include_router(auth.router)
     app.include_router(auth.sso_router)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi import routing as fastapi_routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from e200.kernel import E200Error
+from e200.kernel import E200Error, TooManyRequestsError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -28,7 +29,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(E200Error)
     async def _domain(request: Request, exc: E200Error) -> JSONResponse:
         extra = {"field": exc.field} if exc.field else {}
-        return problem(exc.status, exc.title, exc.detail, instance=request.url.path, **extra)
+        response = problem(exc.status, exc.title, exc.detail, instance=request.url.path, **extra)
+        if isinstance(exc, TooManyRequestsError):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -42,5 +46,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail),
-                       instance=request.url.path)  # fmt: skip
+        response = problem(exc.status_code, str(exc.detail), str(exc.detail),
+                           instance=request.url.path)  # fmt: skip
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # FastAPI >= 0.160 keeps included routers lazily; iter_route_contexts flattens them.
+    path = request.url.path
+    methods: set[str] = set()
+    for ctx in fastapi_routing.iter_route_contexts(request.app.router.routes):
+        regex = getattr(ctx.route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(ctx.methods or ())
+    return sorted(methods)

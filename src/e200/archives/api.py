@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, status
 
@@ -22,12 +22,13 @@ from e200.archives.model import (
     TreeNode,
 )
 from e200.db.web import ConnDep, PrincipalDep, ScopeDep, requires
-from e200.kernel import Permission
+from e200.kernel import InvalidInputError, Offset, Permission
 
 router = APIRouter(prefix="/api/v1", tags=["archives"])
 VIEW = [requires(Permission.VIEW_DATA)]
 EDIT = [requires(Permission.EDIT_ARCHIVES)]
 
+TreeKind = Literal["org_unit", "substation", "feeder", "transformer", "terminal", "meter"]
 At = Annotated[datetime | None, Query(description="As of this time (ISO 8601); default now.")]
 
 
@@ -67,9 +68,13 @@ def transformer_topology(asset_number: str, conn: ConnDep, scope: ScopeDep, at: 
 
 @router.get("/archive-tree", dependencies=VIEW, response_model=list[TreeNode], tags=["org units"])
 def archive_tree(
-    conn: ConnDep, scope: ScopeDep, kind: str | None = None, key: str | None = None
-) -> list[TreeNode]:
+    conn: ConnDep, scope: ScopeDep,
+    kind: Annotated[TreeKind | None, Query(description="Kind of the node; none: the top")] = None,
+    key: Annotated[str | None, Query(description="Code or asset number of the node")] = None,
+) -> list[TreeNode]:  # fmt: skip
     """Children of one node of the archive tree (no ``kind``: the top org units)."""
+    if kind is not None and key is None:
+        raise InvalidInputError(f"key: required with kind={kind!r}", field="key")
     return browse.tree_children(conn, kind, key, scope)
 
 
@@ -89,7 +94,7 @@ def _add_kind_routes(kind: AssetKind) -> None:
         sort: Annotated[str, Query(description="Column, '-' prefix for descending")] = (
             "asset_number"),
         limit: Annotated[int, Query(ge=1, le=assets.MAX_PAGE)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
         at: At = None,
     ) -> Page:  # fmt: skip
         return assets.list_assets(

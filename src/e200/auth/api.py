@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import delete, insert, select
 
-from e200.auth import accounts, audit, credentials, login, oidc
+from e200.auth import accounts, audit, credentials, login, oidc, throttle
 from e200.auth.identity import DirectoryUnavailableError
 from e200.auth.model import (
     ApiKeyCreated,
@@ -34,7 +34,15 @@ from e200.auth.model import (
 from e200.auth.tables import login_flow, session
 from e200.config import Settings
 from e200.db.web import PUBLIC, ConnDep, PrincipalDep, engine_of, requires
-from e200.kernel import InvalidInputError, NotFoundError, Permission, Principal, utc_now
+from e200.kernel import (
+    BigIntId,
+    InvalidInputError,
+    NotFoundError,
+    Offset,
+    Permission,
+    Principal,
+    utc_now,
+)
 
 SESSION_COOKIE = "e200_session"
 P = Permission
@@ -104,6 +112,9 @@ def sign_in_options(request: Request) -> SsoOptions:
 def _login(request: Request, data: LoginIn, kind: str) -> credentials.IssuedSession:
     _mark_audited(request)
     engine = engine_of(request)
+    throttle.check_sign_in(
+        engine, _settings(request), username=data.username, source_ip=source_ip(request)
+    )
     user_id = login.authenticate(
         engine, _settings(request), data.username, data.password, source_ip=source_ip(request)
     )
@@ -324,7 +335,7 @@ def create_my_api_key(
     response_model=ApiKeyOut,
     dependencies=[requires(P.MANAGE_INTEGRATIONS)],
 )
-def revoke_my_api_key(key_id: int, conn: ConnDep, principal: PrincipalDep) -> dict[str, Any]:
+def revoke_my_api_key(key_id: BigIntId, conn: ConnDep, principal: PrincipalDep) -> dict[str, Any]:
     return credentials.revoke_api_key(conn, key_id, owner_ids=[principal.user_id])
 
 
@@ -426,7 +437,7 @@ def create_user_api_key(
     tags=["users"],
 )
 def revoke_user_api_key(
-    username: str, key_id: int, conn: ConnDep, principal: PrincipalDep
+    username: str, key_id: BigIntId, conn: ConnDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     user = accounts.get_user(conn, principal, username)
     return credentials.revoke_api_key(conn, key_id, owner_ids=[user["id"]])
@@ -477,7 +488,7 @@ def search_audit(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Newest first. Managers who do not see the whole grid see the events of the users they
     manage."""

@@ -159,3 +159,14 @@ audit_event = Table(
     Index("ix_audit_actor_at", "actor", "at"),
     Index("ix_audit_action_at", "action", "at"),
 )
+
+# Sign-in attempts per key (``address:<ip>``, ``username:<name>``) and fixed window: the rate
+# limit of the login and token endpoints, shared by every process serving the API.
+rate_limit = Table(
+    "rate_limit",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Index("ix_rate_limit_window_start", "window_start"),
+)

@@ -86,3 +86,14 @@ class PermissionDeniedError(E200Error):
 class PasswordChangeRequiredError(PermissionDeniedError):
     def __init__(self) -> None:
         super().__init__("change your initial password first (POST /api/v1/auth/password)")
+
+
+class TooManyRequestsError(E200Error):
+    """Too many attempts in a short time (e.g. sign-ins); try again after ``retry_after_s``."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.retry_after_s = retry_after_s

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from e200.db.web import ConnDep, PrincipalDep, ScopeDep, requires
-from e200.kernel import Permission
+from e200.kernel import Offset, Permission
 from e200.monitoring import service
 from e200.monitoring.model import (
     FleetPage,
@@ -45,7 +45,7 @@ def fleet(
     sort: Annotated[str, Query(description=f"One of {', '.join(service.SORTS)}; "
                                            "prefix - for descending")] = "asset_number",
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> FleetPage:  # fmt: skip
     """Every transformer in your scope with location, status, loading and voltage span."""
     return service.fleet(conn, scope, org_unit=org_unit, sort=sort, limit=limit, offset=offset,

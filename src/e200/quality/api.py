@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from e200.db.web import ConnDep, PrincipalDep, ScopeDep, requires
-from e200.kernel import Permission
+from e200.kernel import Offset, Permission
 from e200.quality import service
 from e200.quality.compute import QualityRules, compute_day
 from e200.quality.model import (
@@ -62,7 +62,7 @@ def meters(
     failing: Annotated[bool, Query(description="Only meters that missed points or their "
                                                "frozen reading")] = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DevicePage:  # fmt: skip
     """Per meter: the day's expected, received, on-time, late and missing points and whether its
     frozen reading arrived by the deadline; most missing first."""
@@ -78,7 +78,7 @@ def terminals(
     failing: Annotated[bool, Query(description="Only terminals missing transformer points")]
     = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DevicePage:  # fmt: skip
     """Per terminal: its transformer's interval curve counts, online at the end of the day and
     the seconds online (time-weighted)."""

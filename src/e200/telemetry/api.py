@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from e200.bus import Delivery
 from e200.db.web import PUBLIC, ConnDep, PrincipalDep, ScopeDep, requires
-from e200.kernel import InvalidInputError, Permission
+from e200.kernel import InvalidInputError, Offset, Permission
 from e200.telemetry import queries, service
 from e200.telemetry.pipeline import Pipeline
 from e200.telemetry.schema import json_schemas
@@ -96,7 +96,7 @@ def quarantine_summary(conn: ConnDep, since: datetime | None = None) -> list[dic
 @router.get("/ingest/quarantine", dependencies=GRID_WIDE)
 def quarantine_entries(
     conn: ConnDep, reason: str | None = None, device: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Offset = 0,
 ) -> list[dict[str, Any]]:  # fmt: skip
     return service.quarantine_entries(conn, reason, device, limit, offset)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from e200.db.web import ConnDep, PrincipalDep, ScopeDep, requires
-from e200.kernel import Permission
+from e200.kernel import Offset, Permission
 from e200.terminal import consistency, meter_lists, service
 from e200.terminal.model import (
     AdoptIn,
@@ -139,7 +139,7 @@ def archive_consistency(
     status: Annotated[str | None, Query(description="consistent | mismatch (default) | "
                                                     "never_reported | all")] = None,
     limit: Annotated[int, Query(ge=1, le=consistency.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ConsistencyPage:  # fmt: skip
     """Every terminal in your scope (under ``org_unit``): how many agree with the archive, and
     the reports of those with ``status`` (default: the mismatches)."""

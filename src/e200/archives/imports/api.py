@@ -20,7 +20,7 @@ from e200.archives.imports.queue import NoJobQueueError, fail_job, start_job
 from e200.archives.imports.templates import SHEETS, TEMPLATE_VERSION, Column
 from e200.archives.imports.workbook import csv_bytes, template_workbook
 from e200.db.web import ConnDep, PrincipalDep, engine_of, requires
-from e200.kernel import InvalidInputError, NotFoundError, Permission
+from e200.kernel import BigIntId, InvalidInputError, NotFoundError, Offset, Permission
 
 router = APIRouter(prefix="/archives", tags=["archive import"])  # under the archive's /api/v1
 VIEW = [requires(Permission.VIEW_DATA)]
@@ -309,10 +309,10 @@ def list_imports(
 
 @router.get("/imports/{job_id}", dependencies=VIEW, response_model=ImportJobOut)
 def get_import(
-    job_id: int,
+    job_id: BigIntId,
     conn: ConnDep,
     principal: PrincipalDep,
-    errors_offset: Annotated[int, Query(ge=0)] = 0,
+    errors_offset: Offset = 0,
     errors_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
 ) -> ImportJobOut:
     """Status, progress, counts and a page of the errors (at most 10,000 are kept)."""
@@ -321,7 +321,7 @@ def get_import(
 
 
 @router.get("/imports/{job_id}/rejected", dependencies=IMPORT, response_class=Response)
-def get_rejected(job_id: int, conn: ConnDep, principal: PrincipalDep) -> Response:
+def get_rejected(job_id: BigIntId, conn: ConnDep, principal: PrincipalDep) -> Response:
     """The rejected rows as uploaded (CSV or XLSX) plus an ``error`` column: fix, re-upload."""
     body, name = jobs.rejected_file(conn, job_id, principal.username, principal.scope)
     media = "text/csv; charset=utf-8" if name.endswith(".csv") else XLSX
