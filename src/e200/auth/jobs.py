@@ -18,7 +18,7 @@ def _sync_directory(ctx: JobContext) -> str:
         return "no directory configured"
     result = sync_directory(ctx.engine, ctx.settings)
     return (f"{result.directory_users} directory users: {result.updated} updated, "
-            f"{result.disabled} disabled")  # fmt: skip
+            f"{len(result.disabled)} disabled")  # fmt: skip
 
 
 JOBS = (
