@@ -34,17 +34,22 @@ def free_port() -> int:
 
 
 class E200Server:
-    def __init__(self, data_dir: Path, **env_overrides: str) -> None:
+    """``e200 up --demo`` by default; ``role=("serve",)`` with ``E200_DATABASE_URL`` for one
+    instance of the API and console against a shared database."""
+
+    def __init__(self, data_dir: Path, role: tuple[str, ...] = ("up", "--demo"),
+                 **env_overrides: str) -> None:  # fmt: skip
         env = {**os.environ, "E200_DATA_DIR": str(data_dir), "E200_LOG_JSON": "true",
                "COLUMNS": "200", **env_overrides}  # fmt: skip
-        env.pop("E200_DATABASE_URL", None)
+        if "E200_DATABASE_URL" not in env_overrides:  # embedded unless the test names one
+            env.pop("E200_DATABASE_URL", None)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = data_dir.parent / f"up-{self.port}.log"
         self.token: str | None = None
         self._log_handle = self.log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "e200", "up", "--port", str(self.port), "--demo"],
+            [sys.executable, "-m", "e200", *role[:1], "--port", str(self.port), *role[1:]],
             env=env,
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
@@ -57,7 +62,7 @@ class E200Server:
         deadline = time.monotonic() + STARTUP_LIMIT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                pytest.fail(f"e200 up exited with {self.proc.returncode}:\n{self.output()}")
+                pytest.fail(f"e200 exited with {self.proc.returncode}:\n{self.output()}")
             try:
                 if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
                     return

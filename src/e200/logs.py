@@ -28,6 +28,8 @@ def configure(level: str = "info", json: bool | None = None) -> None:
     )
     root = logging.getLogger()
     root.setLevel(level.upper())
+    # The job queue logs every job at INFO; our own job history says more, once.
+    logging.getLogger("procrastinate").setLevel(max(logging.WARNING, root.level))
     if not any(isinstance(h, _CurrentStderr) for h in root.handlers):
         handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))

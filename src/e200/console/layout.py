@@ -28,6 +28,7 @@ NAVIGATION: tuple[tuple[str, str, str, str, Permission], ...] = (
     ("import", "/import", "nav.import", "upload_file", P.IMPORT_ARCHIVES),
     ("users", "/users", "nav.users", "manage_accounts", P.MANAGE_USERS),
     ("audit", "/audit", "nav.audit", "policy", P.MANAGE_USERS),
+    ("jobs", "/jobs", "nav.jobs", "schedule", P.MANAGE_JOBS),
 )
 PERMISSION_OF: dict[str, Permission] = {key: perm for key, _, _, _, perm in NAVIGATION}
 

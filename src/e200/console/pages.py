@@ -20,6 +20,7 @@ from e200 import archives, auth
 from e200.config import Settings
 from e200.console.admin.account import AccountView
 from e200.console.admin.audit_log import AuditView
+from e200.console.admin.jobs import JobsView
 from e200.console.admin.login import LoginView
 from e200.console.admin.users import UsersView
 from e200.console.data.customer import CustomerView
@@ -223,6 +224,14 @@ def register(
         if not isinstance(session, Session):
             return session
         await AuditView(session).build()
+        return None
+
+    @ui.page("/jobs")
+    async def jobs_page(request: Request) -> Response | None:
+        session = await enter(console, request, "jobs", P.MANAGE_JOBS)
+        if not isinstance(session, Session):
+            return session
+        await JobsView(session).build()
         return None
 
 
