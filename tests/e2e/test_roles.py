@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from e200.jobs import live_workers
 from tests.archives.imports_helpers import csv_text
 from tests.archives.test_import_errors import build_base
 from tests.conftest import shared_tmp_dir
+from tests.jobs.workers import wait_for as wait_for_within
 from tests.server import E200Server
 
 pytestmark = [pytest.mark.slow]
@@ -76,14 +76,8 @@ class Role:
             self._handle.close()
 
 
-def wait_for(what: str, check: Any, limit_s: float = LIMIT_S) -> Any:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.25)
-    pytest.fail(f"timed out waiting for {what}")
+def wait_for(what: str, check: Any) -> Any:
+    return wait_for_within(what, check, LIMIT_S)
 
 
 def _rows(engine: Engine, sql: str, **params: Any) -> list[Any]:

@@ -3,7 +3,6 @@ an admin runs one now, failures and dead workers are recorded, schedules are che
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,8 @@ from e200.db.jobspec import JobContext, JobSpec
 from e200.db.replay import history_replay
 from e200.jobs import WORKER_NAME, JobQueue, UnknownScheduleError, registry
 from e200.jobs.system import retry_stalled
-from tests.jobs.workers import queue_settings, queued_client, running_worker
+from tests.jobs.workers import queue_settings, queued_client, running_worker, wait_for
 from tests.users import api_key
-
-WAIT_S = 60
-
-
-def wait_for(what: str, check: Any, limit_s: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def runs(engine: Engine, name: str) -> list[Any]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -18,6 +21,17 @@ from e200.jobs import JobQueue, make_queue
 from tests.users import api_key
 
 STOP_LIMIT_S = 30
+
+
+def wait_for(what: str, check: Any, limit_s: float = 60) -> Any:
+    """``check()``'s first truthy answer, polled; the test fails after ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
 
 
 def queue_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
