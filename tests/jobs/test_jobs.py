@@ -208,3 +208,24 @@ def test_the_offline_check_waits_while_history_is_loaded(engine: Engine, tmp_pat
     with history_replay(engine):
         assert check.run(ctx) == "skipped: history is being loaded"
     assert check.run(ctx) == "0 terminals raised offline"
+
+
+def test_an_import_without_a_sign_of_life_is_marked_failed(engine: Engine, tmp_path: Path) -> None:
+    from e200 import archives
+
+    (reap,) = [j for j in archives.JOBS if j.name == "archives.reap_imports"]
+    with engine.begin() as conn:
+        ids = [conn.execute(text(
+            "INSERT INTO archives.import_job (created_by, file_name, format, mode, on_error, "
+            "dry_run, template_version, status, progress_at) VALUES ('ops', 'm.csv', 'csv', "
+            "'create', 'all_or_nothing', false, 1, :status, now() - make_interval(mins => :m)) "
+            "RETURNING id"), {"status": status, "m": minutes}).scalar_one()
+            for status, minutes in (("writing", 20), ("verifying", 2), ("done", 60))]  # fmt: skip
+    ctx = JobContext(engine=engine, settings=queue_settings(tmp_path, "unused://"))
+    assert reap.run(ctx) == "1 interrupted imports marked failed"
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, report->>'message' AS message FROM "
+                                 "archives.import_job ORDER BY id")).all()  # fmt: skip
+    assert [(r.id, r.status) for r in rows] == list(zip(ids, ("failed", "verifying", "done"),
+                                                        strict=True))  # fmt: skip
+    assert "interrupted" in rows[0].message  # the reason, never left running
