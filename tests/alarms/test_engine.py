@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from e200 import alarms
 from e200.bus import Delivery
@@ -138,21 +139,94 @@ def test_replays_and_two_concurrent_pipelines_make_one_alarm(client: TestClient)
     assert all(a["state"] == "active" for a in _alarms(client, rule="overload"))
 
 
+def _at(pipe: Pipeline, when: datetime) -> None:
+    """Deliveries from now on arrive at ``when`` (the pipeline's clock)."""
+    pipe.clock = lambda: when
+
+
 def test_offline_timer_raises_without_a_message_and_a_report_clears(client: TestClient) -> None:
     engine = engine_of(client)
     build_areas(engine)
     pipe = _pipeline(client)
+    late = timedelta(seconds=30)
+    _at(pipe, T0 + late)
     _ingest(pipe, _dt(0), _dt(0, device="T3", terminal="TTU3"))
+    _at(pipe, T0 + STEP + late)
     _ingest(pipe, _dt(1, device="T3", terminal="TTU3"))
     timer = alarms.AlarmEngine()
     with engine.begin() as conn:
-        assert timer.check_offline(conn, now=T0 + STEP * 2.9) == 0  # 2.9 intervals silent
-        assert timer.check_offline(conn, now=T0 + STEP * 3) == 1  # TTU1: 3 intervals
-        assert timer.check_offline(conn, now=T0 + STEP * 3.5) == 0  # already raised
+        assert timer.check_offline(conn, now=T0 + late + STEP * 2.9) == 0  # 2.9 intervals silent
+        assert timer.check_offline(conn, now=T0 + late + STEP * 3) == 1  # TTU1: 3 intervals
+        assert timer.check_offline(conn, now=T0 + late + STEP * 3.5) == 0  # already raised
     [offline] = _alarms(client, rule="terminal_offline")
     assert offline["asset_number"] == "TTU1" and offline["device_kind"] == "terminal"
-    assert offline["started_at"].startswith((T0 + STEP * 3).strftime("%Y-%m-%dT%H:%M"))
+    assert offline["started_at"].startswith((T0 + late + STEP * 3).strftime("%Y-%m-%dT%H:%M"))
+    _at(pipe, T0 + STEP * 4 + late)
     _ingest(pipe, _dt(4))
+    [offline] = _alarms(client, rule="terminal_offline")
+    assert offline["state"] == "cleared"
+
+
+def test_liveness_is_arrival_time_so_a_backlog_raises_no_offline_alarm(
+    client: TestClient,
+) -> None:
+    """Readings stamped hours ago that arrive now (an ingest restarted on a backlog, a terminal
+    sending what it buffered through an uplink outage) are a terminal heard from now: the timer
+    raises nothing, also while the backlog is read batch by batch, and the newest message time
+    is still recorded."""
+    engine = engine_of(client)
+    build_areas(engine)
+    pipe = _pipeline(client)
+    now = T0 + STEP * 40  # the readings below are 10 hours old
+    timer = alarms.AlarmEngine()
+    for k in range(0, 8, 2):  # the backlog in batches, 15 s apart
+        _at(pipe, now + timedelta(seconds=15 * k))
+        _ingest(pipe, _dt(k), _dt(k + 1), _dt(k, device="T3", terminal="TTU3"))
+        with engine.begin() as conn:
+            assert timer.check_offline(conn, now=now + timedelta(seconds=15 * k + 10)) == 0
+    assert _alarms(client, rule="terminal_offline") == []
+    with engine.begin() as conn:
+        live = alarms.terminal_liveness(conn)
+        assert {v.heard_at for v in live.values()} == {now + timedelta(seconds=90)}
+        # still silent only k × 15 min after the last delivery arrived
+        assert timer.check_offline(conn, now=now + timedelta(seconds=90) + STEP * 3) == 2
+
+
+def test_a_replay_stamped_in_the_past_does_not_move_liveness_back(client: TestClient) -> None:
+    """A replay that claims its deliveries arrived long ago (the simulator's history) leaves a
+    newer arrival as it is: a live terminal does not turn silent because history is loaded."""
+    engine = engine_of(client)
+    build_areas(engine)
+    pipe = _pipeline(client)
+    now = T0 + STEP * 40
+    _at(pipe, now)
+    _ingest(pipe, _dt(39))
+    _at(pipe, T0 + timedelta(seconds=30))
+    _ingest(pipe, _dt(0))
+    with engine.begin() as conn:
+        [live] = alarms.terminal_liveness(conn).values()
+        assert live.heard_at == now
+        assert alarms.AlarmEngine().check_offline(conn, now=now + STEP) == 0
+
+
+def test_the_timer_clears_an_offline_alarm_once_the_terminal_is_heard_from_again(
+    client: TestClient,
+) -> None:
+    """An offline alarm raised while a batch of the terminal was being stored (the batch did
+    not see it to clear it) is cleared by the timer's next run."""
+    engine = engine_of(client)
+    build_areas(engine)
+    pipe = _pipeline(client)
+    _at(pipe, T0)
+    _ingest(pipe, _dt(0))
+    timer = alarms.AlarmEngine()
+    with engine.begin() as conn:
+        assert timer.check_offline(conn, now=T0 + STEP * 4) == 1
+    with engine.begin() as conn:  # heard from again, the batch's clear not applied
+        conn.execute(text("UPDATE telemetry.terminal_liveness SET last_seen_at = :t"),
+                     {"t": T0 + STEP * 4 + timedelta(seconds=5)})  # fmt: skip
+    with engine.begin() as conn:
+        assert timer.check_offline(conn, now=T0 + STEP * 4 + timedelta(seconds=30)) == 0
     [offline] = _alarms(client, rule="terminal_offline")
     assert offline["state"] == "cleared"
 
@@ -243,3 +317,22 @@ def test_advice_reads_the_context(client: TestClient) -> None:
     advice = engine.advice(spec["over_voltage"], "T1", pv, noon)
     assert any("PV export" in c and "tap position" in c for c in advice["context"])
     assert "v_a_v" in advice["links"]["readings"] and "p_kw" in advice["links"]["readings"]
+
+
+def test_buffered_frozen_readings_do_not_raise_stale_until_a_fresh_one_does(
+    client: TestClient,
+) -> None:
+    """``stale_quantity`` says the measurement is frozen *now*: readings a terminal buffered
+    (arriving hours after their interval) are counted but raise nothing; the first reading that
+    arrives on time and is still frozen raises it, started when the freeze began."""
+    build_areas(engine_of(client))
+    pipe = _pipeline(client)
+    frozen = {"v_a_v": 231.0, "v_c_v": 230.5}
+    _at(pipe, T0 + STEP * 40)  # 6 frozen intervals, ten hours late
+    _ingest(pipe, *(_dt(k, **frozen) for k in range(6)))
+    assert _alarms(client, rule="stale_quantity") == []
+    _at(pipe, T0 + STEP * 6 + timedelta(seconds=30))
+    _ingest(pipe, _dt(6, **frozen))
+    [stale] = _alarms(client, rule="stale_quantity")
+    assert stale["state"] == "active"
+    assert stale["started_at"].startswith(T0.strftime("%Y-%m-%dT%H:%M"))

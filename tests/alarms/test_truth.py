@@ -21,16 +21,16 @@ Forced on top of the default plan (the default mix has few of them, at random ho
 * a hot day (12–20 h local time): the load of another area × 3–4.5 (the first of the busiest
   areas whose top oil reaches 98 °C in a dry run) → ``overload`` and oil over-temperature.
 
-Required: every injected overload (≥ 2 intervals above 100 % as stored), voltage sag deep
-enough to pass −10 %, frequency excursion, high-harmonics window, area outage (``outage`` when
-the terminal's last gasp arrived, momentary ones included; ``terminal_offline`` when the
-silence reached k × interval before power came back — except on the chronic bad terminal,
-which may already be offline when the outage starts) and oil over-temperature episode raises
-exactly one alarm of the right rule on the right device, raised within one reporting interval
-of the first interval fully inside the fault (the last gasp for ``outage``; + the timer period
-for offline). The truth list has no temperature fault: oil episodes are labelled from the
-simulator's thermal model (top oil above 95 °C until two intervals at ≤ 90 °C), which the
-overloads and the undersized transformer drive.
+Required: every injected overload (≥ 2 intervals above 100 % as stored), voltage sag deep enough
+to pass −10 %, frequency excursion, high-harmonics window, area outage (``outage`` when the
+terminal's last gasp arrived, momentary ones included; ``terminal_offline`` when the silence
+since its last delivery arrived reached k × interval before power came back — except on the
+chronic bad terminal, which may already be offline when the outage starts) and oil
+over-temperature episode raises exactly one alarm of the right rule on the right device, raised
+within one reporting interval of the first interval fully inside the fault (the last gasp for
+``outage``; + the timer period for offline). The truth list has no temperature fault: oil
+episodes are labelled from the simulator's thermal model (top oil above 95 °C until two
+intervals at ≤ 90 °C), which the overloads and the undersized transformer drive.
 
 Not judged: reverse power is normal PV operation (midday surplus), which the truth does not
 label; current unbalance of the simulator's uneven phase split, current THD, humidity and
@@ -337,8 +337,10 @@ def _expectations(
                         t0, t1 + timedelta(hours=1))  # fmt: skip
                 if gasp:  # the last gasp raises the outage at once
                     required.append(Expected(f, "outage", trafo, t0, t1, t0))
-                # Its last message: the last gasp at t0, or the interval before when lost.
-                last = t0 if gasp else full - 2 * STEP
+                # Last heard from when its last message arrived: the delivery of the interval
+                # holding the last gasp, or of the interval before when the gasp is lost (each
+                # interval's delivery arrives TIMER after the interval's end).
+                last = (full - STEP if gasp else full - 2 * STEP) + TIMER
                 due = last + K_OFFLINE * STEP
                 # Offline once a timer tick after ``due`` comes before the first report after
                 # the outage (the interval ending at or after t1).

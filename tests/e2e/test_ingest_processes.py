@@ -1,6 +1,7 @@
 """`e200 ingest` as operators run it, against real brokers: two processes in one Kafka consumer
-group, one killed with SIGKILL mid-way and restarted — every reading is stored exactly once;
-and an MQTT subscription (QoS 1) storing everything published to it."""
+group, one killed with SIGKILL mid-way and restarted — every reading is stored exactly once, and
+the 75-hour backlog they read raises no terminal offline; and an MQTT subscription (QoS 1)
+storing everything published to it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from sqlalchemy import Engine, text
 
-from e200 import archives
+from e200 import alarms, archives
 from e200.archives import KINDS, FeederIn, OrgUnitIn, SubstationIn, TerminalIn, TransformerIn
 from e200.kernel import Scope, utc_now
 from tests.bus.brokers import KafkaBroker, MqttBroker
@@ -82,6 +83,19 @@ def _wait_stored(engine: Engine, at_least: int, procs: list[subprocess.Popen[byt
         time.sleep(0.05)
 
 
+def _offline_now(engine: Engine) -> int:
+    """Run the offline check (the worker's 30-s job) now; the terminal_offline alarms it leaves
+    open. Liveness is when E200 heard from a terminal, so a backlog of readings stamped days ago
+    being read right now is terminals heard from now."""
+    with engine.begin() as conn:
+        alarms.AlarmEngine().check_offline(conn)
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM alarms.alarm WHERE rule = 'terminal_offline'")
+            ).scalar_one()
+        )
+
+
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -109,11 +123,13 @@ def test_kafka_group_survives_sigkill_of_a_member(
     procs = [first, second]
     try:
         _wait_stored(engine, len(messages) // 5, [first, second], log)
+        assert _offline_now(engine) == 0, "a backlog being read raised terminals offline"
         first.send_signal(signal.SIGKILL)  # mid-way, possibly mid-batch
         first.wait(timeout=30)
         procs.append(_ingest(fresh_db_url, url, log))
         _wait_stored(engine, len(messages), procs[1:], log)
         time.sleep(1.0)  # let redeliveries of the killed member's last batch arrive
+        assert _offline_now(engine) == 0
     finally:
         _stop(procs)
     with engine.connect() as conn:

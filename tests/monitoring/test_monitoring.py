@@ -76,7 +76,7 @@ def ingest(client: TestClient, *messages: dict[str, Any]) -> None:
 
 KNOWN = {
     "v_a_v": 230.0, "v_b_v": 232.0, "v_c_v": 228.0,
-    "i_a_a": 100.0, "i_b_a": 120.0, "i_c_a": 80.0, "i_n_a": 30.0,
+    "i_a_a": 300.0, "i_b_a": 360.0, "i_c_a": 240.0, "i_n_a": 30.0,
     "p_kw": 192.0, "q_kvar": 56.0, "s_kva": 200.0, "pf": 0.96, "freq_hz": 50.01,
     "e_imp_kwh": 12345.0, "e_exp_kwh": 10.0, "eq_kvarh": 2345.0,
     "thd_v_pct": 2.5, "thd_i_pct": 8.0, "oil_temp_c": 55.0, "amb_temp_c": 24.0,
@@ -103,10 +103,11 @@ def test_latest_values_and_derived_quantities(world: TestClient) -> None:
     assert t1["values"] == KNOWN  # every electrical and environmental quantity
     assert t1["derived"] == {
         "loading_pct": 50.0,  # 200 / 400 kVA
-        "current_unbalance_pct": 20.0,  # (120 − 100) / 100
+        "current_unbalance_pct": 20.0,  # (360 − 300) / 300, at ≥ 20 % of rated current
         "loss_kw": 1.5,  # 0.5 + 4.0 × 0.5²
         "v_min_v": 228.0,
         "v_max_v": 232.0,
+        "loading_level": "normal",
     }
     assert t1["last_report_at"] is not None and t1["reading_ts"] is not None
     assert (t1["feeder"], t1["terminal"], t1["org_unit"]) == ("F-A", "TTU-T1", "A")
@@ -130,7 +131,7 @@ def _silent(engine: Engine, trafo: str, minutes: int) -> None:
 def test_status_online_offline_and_out_of_supply(world: TestClient) -> None:
     engine: Engine = world.app.state.engine  # type: ignore[attr-defined]
     assert world.get("/api/v1/monitoring/transformers/T3").json()["status"] == "out_of_supply"
-    # T2's terminal silent for 46 min > 3 × 15 min: offline (k = settings.offline_after_intervals)
+    # T2's terminal silent for 46 min > 3 × 15 min: offline (k: the terminal_offline threshold)
     _silent(engine, "T2", 46)
     t2 = world.get("/api/v1/monitoring/transformers/T2").json()
     assert t2["status"] == "offline" and "3 × 15 min" in t2["status_reason"]

@@ -3,6 +3,7 @@ reason and raw payload, and received = stored + quarantined + duplicates, always
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -10,14 +11,15 @@ import orjson
 from sqlalchemy import Engine, text
 
 from e200.telemetry import BatchResult, Pipeline
+from e200.telemetry.service import counters
 from tests.telemetry.conftest import NOW, deliveries, dt_msg, meter_msg
 
 
 def counter(engine: Engine, source: str = "test") -> dict[str, Any]:
+    """The source's counts, summed over its writers' rows (as the API reports them)."""
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT * FROM telemetry.ingest_counter WHERE source = :s"),
-                           {"s": source}).one()  # fmt: skip
-    return dict(row._mapping)
+        [row] = [r for r in counters(conn) if r["source"] == source]
+    return row
 
 
 def assert_adds_up(result: BatchResult) -> None:
@@ -191,3 +193,33 @@ def test_fast_and_generic_decoding_store_the_same(pipeline: Pipeline, area: Engi
     strip = lambda r: tuple(v for k, v in r._mapping.items() if k not in ("ts", "received_at"))  # noqa: E731
     assert strip(rows[0]) == strip(rows[1])
     assert strip(meters[0]) == strip(meters[1])
+
+
+def test_two_writers_of_one_source_do_not_wait_for_each_others_counter(area: Engine) -> None:
+    """Two ingest processes reading one source (a Kafka topic) each count into a row of their
+    own: a batch whose transaction is still open (here: held in a hook) does not hold up the
+    other's batch, and the counts of both add up."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(_conn: Any, _batch: Any) -> None:
+        holding.set()
+        assert release.wait(60)
+
+    first, second = Pipeline(area, clock=lambda: NOW), Pipeline(area, clock=lambda: NOW)
+    first.hooks.append(hold)
+    a = threading.Thread(target=first.process, args=(deliveries([meter_msg("M1")]), "kafka://t"))
+    a.start()
+    try:
+        assert holding.wait(60)
+        done = threading.Event()
+        b = threading.Thread(target=lambda: (second.process(deliveries([meter_msg("M2")]),
+                                                            "kafka://t"), done.set()))  # fmt: skip
+        b.start()
+        b.join(60)
+        assert done.is_set(), "the second writer waited for the first one's counter row"
+    finally:
+        release.set()
+        a.join(60)
+    assert counter(area, "kafka://t") | {"updated_at": None} == {
+        "source": "kafka://t", "received": 2, "stored": 2, "quarantined": 0, "duplicates": 0,
+        "updated_at": None}  # fmt: skip

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
@@ -48,10 +48,24 @@ class Reading:
     values: Mapping[str, float | None]
     # v_phase (V), s_rated (kVA), i_rated (A), no_load_loss_kw, load_loss_kw
     rating: Mapping[str, float | None]
+    received_at: datetime | None = None  # when it arrived (None: now)
 
     def get(self, name: str) -> float | None:
         return self.values.get(name)
 
+    @property
+    def is_history(self) -> bool:
+        """Arrived later than ``HISTORY_AFTER_INTERVALS`` × its interval after its interval's
+        end: a backlog read after an ingest restart, what a terminal buffered through an
+        uplink outage, a replay or backfill — not news about the present."""
+        return self.received_at is not None and self.received_at - self.ts > timedelta(
+            minutes=self.interval_min * HISTORY_AFTER_INTERVALS
+        )
+
+
+# A reading older than this many of its intervals when it arrives is history (``is_history``):
+# the default k of ``terminal_offline`` — a terminal heard from this late would count as silent.
+HISTORY_AFTER_INTERVALS = 3
 
 ValueFn = Callable[[Reading], float | None]
 Array = npt.NDArray[np.float64]
@@ -102,6 +116,10 @@ class RuleSpec:
     peak: Literal["max", "min"] = "max"
     curves: tuple[str, ...] = ()  # quantities whose curves the alarm links to
     description: str = ""
+    # The alarm says something about the device *now* (its measurement is frozen): history
+    # (``Reading.is_history``) is counted but never raises it — the first fresh reading that
+    # still breaches does, so a backlog or a replay neither raises nor churns it.
+    describes_present: bool = False
 
     @property
     def rule(self) -> AlarmRule:
@@ -173,13 +191,44 @@ def unbalance_pct(r: Reading) -> float | None:
     return (max(currents) - avg) / avg * 100.0
 
 
-def loss_pct(r: Reading) -> float | None:
-    """Estimated transformer loss (no-load + load loss × loading²) as % of its full-load loss."""
+def loss_kw(r: Reading) -> float | None:
+    """Estimated transformer loss: no-load loss + load loss × (loading)², kW (None without
+    loading or nameplate losses)."""
     load = loading_pct(r)
     p0, pk = r.rating.get("no_load_loss_kw"), r.rating.get("load_loss_kw")
     if load is None or p0 is None or pk is None or p0 + pk <= 0:
         return None
-    return (p0 + pk * (load / 100.0) ** 2) / (p0 + pk) * 100.0
+    return p0 + pk * (load / 100.0) ** 2
+
+
+def loss_pct(r: Reading) -> float | None:
+    """Estimated transformer loss (``loss_kw``) as % of its loss at rated load."""
+    loss = loss_kw(r)
+    if loss is None:
+        return None
+    p0, pk = r.rating["no_load_loss_kw"], r.rating["load_loss_kw"]
+    assert p0 is not None and pk is not None  # loss_kw checked them
+    return loss / (p0 + pk) * 100.0
+
+
+def rating_of(rated_kva: float, secondary_rated_v: float, phases: int | None,
+              no_load_loss_kw: float | None, load_loss_kw: float | None
+              ) -> dict[str, float | None]:  # fmt: skip
+    """A transformer's nameplate as the rules read it (``Reading.rating``): rated kVA, rated
+    phase voltage and current, no-load and load losses."""
+    phases = phases or 3
+    v_phase = secondary_rated_v if phases == 1 else secondary_rated_v / 3**0.5
+    return {"s_rated": rated_kva, "v_phase": v_phase,
+            "i_rated": rated_kva * 1000 / (v_phase * phases),
+            "no_load_loss_kw": no_load_loss_kw, "load_loss_kw": load_loss_kw}  # fmt: skip
+
+
+def reading_of(values: Mapping[str, float | None], rating: Mapping[str, float | None],
+               ts: datetime, interval_min: int = 15,
+               received_at: datetime | None = None) -> Reading:  # fmt: skip
+    """A reading's quantities (a ``telemetry.dt_reading`` row as a mapping) as the rules see it."""
+    return Reading(ts=ts, interval_min=interval_min, values=values, rating=rating,
+                   received_at=received_at)  # fmt: skip
 
 
 def _outage_v(r: Reading) -> float | None:
@@ -788,6 +837,7 @@ RULES: tuple[RuleSpec, ...] = (
         value_fn=_stale,
         screen=_stale_cols,
         condition="frozen",
+        describes_present=True,
         threshold=4.0,
         threshold_min=2.0,
         threshold_max=96.0,
@@ -836,5 +886,30 @@ RULES: tuple[RuleSpec, ...] = (
 )
 
 RULES_BY_KEY: dict[str, RuleSpec] = {r.key: r for r in RULES}
+LOADING_RULES = ("severe_overload", "overload", "heavy_load")  # most severe first
 READING_RULES: tuple[RuleSpec, ...] = tuple(r for r in RULES if r.condition != "silent")
 OFFLINE = RULES_BY_KEY["terminal_offline"]
+
+
+def breaching(r: Reading, thresholds: Mapping[str, float] | None = None) -> list[str]:
+    """The reading rules whose value at this one reading is beyond their threshold —
+    ``thresholds`` the ones in force for the device (overrides; the catalogue default for the
+    rest). Instantaneous: an alarm also needs the rule's ``duration`` (and ``frozen`` rules need
+    history), so this is what a live view shows, not whether an alarm is raised."""
+    thresholds = thresholds or {}
+    out = []
+    for spec in READING_RULES:
+        if spec.condition == "frozen":
+            continue
+        value = spec.value_fn(r)
+        threshold = thresholds.get(spec.key, spec.threshold)
+        if value is not None and spec.breached(round(value, 4), threshold):
+            out.append(spec.key)
+    return out
+
+
+def loading_level(r: Reading, thresholds: Mapping[str, float] | None = None) -> str:
+    """``severe_overload`` / ``overload`` / ``heavy_load`` — the most severe loading rule this
+    reading is beyond (with the device's thresholds) — or ``normal``."""
+    beyond = set(breaching(r, thresholds))
+    return next((key for key in LOADING_RULES if key in beyond), "normal")

@@ -24,10 +24,11 @@ Per batch, inside the batch's transaction:
 A terminal's (or transformer's) last gasp (``power_down`` event) raises ``outage`` on its
 transformer at the event's time — a station area without supply sends no readings, so the
 voltage rule alone would never see it — and its ``power_up`` clears it (so does the first
-reading with voltage back). Terminals seen in the batch have their silence timer reset and
-their offline alarm cleared; ``check_offline`` (a timer, see ``e200.cli.runtime``) raises
-``terminal_offline`` for terminals silent longer than k × their reporting interval, without
-waiting for a message.
+reading with voltage back). Terminals heard from in the batch have their offline alarm
+cleared; ``check_offline`` (a timer, see ``e200.cli.runtime``) raises ``terminal_offline`` for
+terminals not heard from for k × their reporting interval, without waiting for a message.
+Liveness is arrival time (``alarms.liveness``), not the time a message carries: a backlog or a
+terminal's buffered history is a terminal heard from now.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ from e200.alarms.catalog import (
     Columns,
     Reading,
     RuleSpec,
+    rating_of,
     unbalance_pct,
 )
+from e200.alarms.liveness import TERMINAL_COLUMNS, liveness_of
 from e200.alarms.tables import NOT_CLEARED, alarm, rule_state
 from e200.alarms.tables import threshold as threshold_table
 from e200.alarms.thresholds import effective_for
@@ -103,11 +106,8 @@ class _Open:
 
 
 def _rating(cols: dict[str, Any]) -> dict[str, float | None]:
-    kva, v2, phases = cols["rated_kva"], cols["secondary_rated_v"], cols["phases"] or 3
-    v_phase = v2 if phases == 1 else v2 / 3**0.5
-    return {"s_rated": kva, "v_phase": v_phase, "i_rated": kva * 1000 / (v_phase * phases),
-            "no_load_loss_kw": cols["no_load_loss_kw"],
-            "load_loss_kw": cols["load_loss_kw"]}  # fmt: skip
+    return rating_of(cols["rated_kva"], cols["secondary_rated_v"], cols["phases"],
+                     cols["no_load_loss_kw"], cols["load_loss_kw"])  # fmt: skip
 
 
 def readings_link(asset_number: str, at: datetime, quantities: tuple[str, ...]) -> str:
@@ -186,7 +186,7 @@ class AlarmEngine:
         if batch.dt_rows:
             self.evaluate(conn, batch.dt_rows)
         if batch.seen_terminals:
-            self.terminals_seen(conn, batch.seen_terminals)
+            self.terminals_heard(conn, list(batch.seen_terminals), batch.received_at or utc_now())
 
     def evaluate(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         by_dev: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -226,9 +226,11 @@ class AlarmEngine:
                 if dev not in todo[spec.key]:
                     continue
                 if readings is None:
-                    readings = [Reading(ts=r[_COL["ts"]], interval_min=r[_COL["interval_min"]],
-                                        values={q: r[_COL[q]] for q in _QUANTITIES},
-                                        rating=ratings[dev]) for r in new]  # fmt: skip
+                    readings = [
+                        Reading(ts=r[_COL["ts"]], interval_min=r[_COL["interval_min"]],
+                                values={q: r[_COL[q]] for q in _QUANTITIES},
+                                rating=ratings[dev], received_at=r[_COL["received_at"]])
+                        for r in new]  # fmt: skip
                 was = stored.get((dev, spec.key))
                 st = (_State(last[dev], ok_n=caps[spec.key]) if was is None else
                       _State(last[dev], *was, stored=was))  # fmt: skip
@@ -378,7 +380,7 @@ class AlarmEngine:
                     st.ok_n = st.ok_n + 1 if spec.inside_band(value, threshold) else 0
                 due = st.breach_n >= spec.duration
             if pending is None:
-                if not due:
+                if not due or (spec.describes_present and r.is_history):
                     continue
                 n = st.breach_n if spec.condition != "frozen" else st.breach_n + 1
                 started = r.ts - timedelta(minutes=r.interval_min * (n - 1))
@@ -570,63 +572,55 @@ class AlarmEngine:
 
     # -- terminal silence ----------------------------------------------------------------------
 
-    def terminals_seen(self, conn: Connection, seen: dict[int, datetime]) -> None:
-        """Reset the silence timer of terminals that reported; clear their offline alarm."""
-        ids = sorted(seen)
-        # Arrays, not a VALUES list (PostgreSQL takes at most 65,535 bind parameters); in
-        # binary on the driver connection, as in ``_lock_states``.
-        driver = _driver(conn)
-        args = {"rule": OFFLINE.key, "ids": ids, "last_ts": [seen[t] for t in ids]}
-        driver.execute(
-            f"INSERT INTO {rule_state.fullname} AS s (device_kind, device_id, rule, last_ts) "
-            "SELECT 'terminal', d, %(rule)s, t FROM unnest(CAST(%(ids)b AS bigint[]), "
-            "CAST(%(last_ts)b AS timestamptz[])) AS u(d, t) ORDER BY d "
-            "ON CONFLICT (device_kind, device_id, rule) DO UPDATE SET last_ts = EXCLUDED.last_ts "
-            "WHERE s.last_ts < EXCLUDED.last_ts", args)  # fmt: skip
-        offline = [t for (t,) in driver.execute(
+    def terminals_heard(self, conn: Connection, terminals: list[int], at: datetime) -> None:
+        """Terminals heard from at ``at`` (the batch's arrival) are not silent: clear their
+        offline alarm. Whether they are silent is judged by when E200 heard from them — what
+        the telemetry store records — never by the time their messages carry, so a backlog of
+        old readings clears an offline alarm instead of raising one."""
+        offline = [t for (t,) in _driver(conn).execute(
             f"SELECT device_id FROM {alarm.fullname} WHERE device_kind = 'terminal' "
             f"AND rule = %(rule)s AND {NOT_CLEARED} AND device_id = ANY(CAST(%(ids)b AS bigint[]))",
-            args).fetchall()]  # fmt: skip
+            {"rule": OFFLINE.key, "ids": sorted(terminals)}).fetchall()]  # fmt: skip
         for t in offline:
-            service.clear(conn, device_kind="terminal", device_id=t, rule=OFFLINE.key, at=seen[t])
+            service.clear(conn, device_kind="terminal", device_id=t, rule=OFFLINE.key, at=at)
 
     def check_offline(self, conn: Connection, now: datetime | None = None) -> int:
-        """Raise ``terminal_offline`` for in-service terminals silent for k × their reporting
-        interval (k: the rule's effective threshold); started at the moment they became
-        overdue. Returns how many alarms were raised."""
+        """Raise ``terminal_offline`` for in-service terminals not heard from for k × their
+        reporting interval (``alarms.terminal_liveness``: arrival time, k the rule's effective
+        threshold), started at the moment they became overdue; clear it for terminals heard
+        from again since (a batch that committed while this ran). Takes no lock an ingest batch
+        waits for. Returns how many alarms were raised."""
         now = now or utc_now()
-        rows = conn.execute(
-            select(rule_state.c.device_id, rule_state.c.last_ts)
-            .where(rule_state.c.device_kind == "terminal", rule_state.c.rule == OFFLINE.key)
-            .order_by(rule_state.c.device_id)
-            .with_for_update(skip_locked=True)  # a terminal being seen right now is not silent
-        ).all()  # fmt: skip
-        if not rows:
+        heard = telemetry.terminals_last_seen(conn)
+        if not heard:
             return 0
-        last = {r.device_id: r.last_ts for r in rows}
-        facts = archives.device_facts(conn, "terminal", sorted(last),
-                                      ("reporting_interval_min", "status"))  # fmt: skip
-        overrides = effective_for(conn, facts.values(), transformer_level=False)
+        is_offline = (alarm.c.device_kind == "terminal", alarm.c.rule == OFFLINE.key)
+        open_ = {t for (t,) in conn.execute(
+            select(alarm.c.device_id).where(*is_offline, text(NOT_CLEARED)))}  # fmt: skip
+        facts = archives.device_facts(conn, "terminal", sorted(heard), TERMINAL_COLUMNS)
+        lives = liveness_of(conn, facts, heard)
         raised = 0
-        for tid, f in facts.items():
+        for tid, live in lives.items():
+            f = facts[tid]
+            last = heard[tid]
+            if live.online(now):
+                if tid in open_:
+                    service.clear(conn, device_kind="terminal", device_id=tid, rule=OFFLINE.key,
+                                  at=last)  # fmt: skip
+                continue
             if f.columns["status"] != "in_service":
                 continue
-            k = overrides.get(tid, {}).get(OFFLINE.key, (OFFLINE.threshold, "default", None))[0]
-            interval = timedelta(minutes=f.columns["reporting_interval_min"])
-            silent = now - last[tid]
-            if silent < k * interval:
-                continue
-            silent_n = silent / interval
-            overdue = last[tid] + k * interval
+            silent_n = live.silent_intervals(now)
             _, new = service.raise_or_update(
                 conn, device_kind="terminal", device_id=tid, asset_number=f.asset_number,
                 rule=OFFLINE.key, severity=OFFLINE.severity,
-                message=f"{OFFLINE.label}: {f.asset_number} silent since "
-                        f"{last[tid].isoformat()} ({silent_n:.1f} intervals, limit {k:g})",
-                advice=self.advice(OFFLINE, f.asset_number, None, last[tid]),
-                details={"threshold": k, "unit": OFFLINE.unit, "last_report": last[tid].isoformat(),
+                message=f"{OFFLINE.label}: {f.asset_number} not heard from since "
+                        f"{last.isoformat()} ({silent_n:.1f} intervals, limit {live.k:g})",
+                advice=self.advice(OFFLINE, f.asset_number, None, last),
+                details={"threshold": live.k, "unit": OFFLINE.unit,
+                         "last_heard": last.isoformat(), "last_report": last.isoformat(),
                          "interval_min": f.columns["reporting_interval_min"]},
-                value=silent_n, at=overdue, update_context=False,
+                value=silent_n, at=live.silent_since(), update_context=False,
             )  # fmt: skip
             raised += int(new)
         return raised

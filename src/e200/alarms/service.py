@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from e200 import archives
 from e200.alarms.model import AlarmCounts, AlarmOut, AlarmPage, BulkAcknowledgeOut
-from e200.alarms.tables import DEVICE_KINDS, NOT_CLEARED, SEVERITIES, STATES, alarm
+from e200.alarms.severity import SEVERITIES
+from e200.alarms.tables import DEVICE_KINDS, NOT_CLEARED, STATES, alarm
 from e200.kernel import ConflictError, InvalidInputError, NotFoundError, Scope, as_utc, utc_now
 
 MAX_PAGE = 1000

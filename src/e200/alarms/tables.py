@@ -28,10 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from e200.alarms.severity import SEVERITIES
+
 SCHEMA = "alarms"
 metadata = MetaData(schema=SCHEMA)
 
-SEVERITIES = ("critical", "major", "minor", "warning")  # most severe first
 STATES = ("active", "acknowledged", "cleared")
 DEVICE_KINDS = ("terminal", "transformer", "meter")
 NOT_CLEARED = "state <> 'cleared'"

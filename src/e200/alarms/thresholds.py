@@ -87,6 +87,19 @@ def effective_for(
     return out
 
 
+def in_force(
+    conn: Connection, facts: Iterable[archives.DeviceFacts], *, transformer_level: bool = True
+) -> dict[int, dict[str, float]]:
+    """Per device id: every rule's threshold in force there — the override (transformer, else
+    the nearest org unit) or the catalogue default. What the engine judges a device by, for
+    any view that shows the same judgement (e.g. the monitoring view's loading level)."""
+    facts = list(facts)
+    defaults = {spec.key: spec.threshold for spec in RULES}
+    eff = effective_for(conn, facts, transformer_level=transformer_level)
+    return {f.id: defaults | {rule: v[0] for rule, v in eff.get(f.id, {}).items()}
+            for f in facts}  # fmt: skip
+
+
 def _spec(rule: str) -> RuleSpec:
     spec = RULES_BY_KEY.get(rule)
     if spec is None:

@@ -2,9 +2,12 @@
 
 One run measures, on the same machine and the same N transformer readings:
   (a) raw binary COPY of the rows into a plain copy of the reading table — the ceiling;
-  (b) the pipeline from the in-process memory source (decode + validate + store);
-  (c) the pipeline from Kafka: the messages are produced first, then W `e200 ingest` processes
-      in one consumer group consume them; timed from the first stored row to the last;
+  (b) the pipeline from the in-process memory source (decode + validate + store + the hooks
+      `e200 ingest` runs: command acks and the alarm engine), one process;
+  (c) the same pipeline from Kafka: the messages are produced first, then W `e200 ingest`
+      processes in one consumer group consume them; timed from the first stored row to the last;
+In (b) and (c) the offline check runs every 5 s (the worker runs it every 30 s) and what it
+raises is reported: the readings are hours old, but they are arriving.
   (d) naive per-row INSERT statements, on a sample.
 """
 
@@ -29,10 +32,13 @@ import orjson
 import psycopg
 from sqlalchemy import Engine, text
 
+from e200.alarms import AlarmEngine
 from e200.bus import MemoryBus, MemorySource
+from e200.config import Settings
 from e200.db import EmbeddedPostgres, make_engine, upgrade
+from e200.jobs import make_pipeline
 from e200.kernel import utc_now
-from e200.telemetry import Pipeline, run_sources
+from e200.telemetry import run_sources
 
 QUANTITIES = {"v_a_v": 230.1, "v_b_v": 229.8, "v_c_v": 231.0, "i_a_a": 101.0, "i_b_a": 99.5,
               "i_c_a": 100.2, "i_n_a": 3.1, "p_kw": 62.0, "p_a_kw": 20.5, "p_b_kw": 20.6,
@@ -65,7 +71,11 @@ def build(transformers: int, readings: int) -> Workload:
         ts = end - timedelta(minutes=15 * (per - p))
         stamp = ts.isoformat()
         for t in range(1, transformers + 1):
-            values = dict(QUANTITIES, e_imp_kwh=10000.0 + p * 15.5)
+            # Analog values move a little every interval, as measured ones do (a fleet of
+            # frozen measurements would raise quantity-frozen alarms on every transformer).
+            wobble = ((p * 7 + t) % 11) * 0.1
+            values = dict(QUANTITIES, v_a_v=230.1 + wobble, i_a_a=101.0 + wobble,
+                          p_kw=62.0 + wobble, e_imp_kwh=10000.0 + p * 15.5)  # fmt: skip
             work.messages.append(orjson.dumps({
                 "v": 1, "type": "dt_interval", "terminal": f"BT-{t}", "device": f"BT{t}",
                 "ts": stamp, "interval_min": 15, "values": values}))  # fmt: skip
@@ -101,8 +111,42 @@ def _reset(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE telemetry.dt_reading, "
                           "telemetry.terminal_liveness, telemetry.ingest_counter, "
-                          "telemetry.quarantine"))  # fmt: skip
+                          "telemetry.quarantine, alarms.alarm, alarms.rule_state"))  # fmt: skip
         conn.execute(text("CHECKPOINT"))
+
+
+class OfflineTimer:
+    """The worker's offline check (``alarms.check_offline``, every 30 s in production) run every
+    ``period_s`` while a path ingests, counting what it raises: terminals whose messages are
+    arriving must never be raised, however old the readings they carry."""
+
+    def __init__(self, engine: Engine, period_s: float = 5.0) -> None:
+        self.engine, self.period_s = engine, period_s
+        self.raised = self.runs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-offline-timer", daemon=True)
+
+    def _loop(self) -> None:
+        timer = AlarmEngine()
+        while not self._stop.wait(self.period_s):
+            with self.engine.begin() as conn:
+                self.raised += timer.check_offline(conn)
+            self.runs += 1
+
+    def __enter__(self) -> OfflineTimer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+
+def alarm_counts(engine: Engine) -> dict[str, int]:
+    """Alarms raised during a path, by rule (raised and cleared ones alike)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT rule, count(*) AS n FROM alarms.alarm GROUP BY rule"))
+        return {r.rule: int(r.n) for r in rows}
 
 
 def _stored(engine: Engine) -> int:
@@ -148,15 +192,17 @@ def naive_insert(engine: Engine, work: Workload, sample: int) -> float:
     return len(rows) / elapsed
 
 
-def memory_pipeline(engine: Engine, work: Workload, batch_size: int) -> float:
-    """(b) the full pipeline in this process from the memory source."""
+def memory_pipeline(engine: Engine, work: Workload, batch_size: int,
+                    progress: Callable[[str], None] = lambda _: None) -> float:  # fmt: skip
+    """(b) the full pipeline in this process from the memory source: the one `e200 ingest`
+    runs (command acks and the alarm engine on every batch), with the offline check ticking."""
     _reset(engine)
     name = "bench-ingest"
     MemoryBus.remove(name)
     bus = MemoryBus.get(name)
     for message in work.messages:
         bus.publish(message)
-    pipeline = Pipeline(engine)
+    pipeline = make_pipeline(engine, Settings())
     stop = threading.Event()
     source = MemorySource(f"memory://{name}")
     done = [0]
@@ -166,12 +212,15 @@ def memory_pipeline(engine: Engine, work: Workload, batch_size: int) -> float:
         if done[0] >= work.count:
             stop.set()
 
-    started = time.perf_counter()
-    run_sources(pipeline, [source], stop, batch_size=batch_size, on_batch=count)
-    elapsed = time.perf_counter() - started
+    with OfflineTimer(engine) as timer:
+        started = time.perf_counter()
+        run_sources(pipeline, [source], stop, batch_size=batch_size, on_batch=count)
+        elapsed = time.perf_counter() - started
     stored = _stored(engine)
     if stored != work.count:
         raise RuntimeError(f"memory pipeline stored {stored} of {work.count}")
+    progress(f"(b) memory: offline check ran {timer.runs}×, raised {timer.raised}; "
+             f"alarms {alarm_counts(engine)}")  # fmt: skip
     return work.count / elapsed
 
 
@@ -217,6 +266,7 @@ def kafka_pipeline(engine: Engine, work: Workload, bootstrap: str, workers: int,
     progress(f"{workers} ingest process(es) consuming")
     first_at = None
     deadline = time.monotonic() + 1800
+    timer = OfflineTimer(engine).__enter__()
     try:
         while time.monotonic() < deadline:
             stored = _stored(engine)
@@ -233,6 +283,7 @@ def kafka_pipeline(engine: Engine, work: Workload, bootstrap: str, workers: int,
             raise RuntimeError("Kafka ingest did not finish within 30 minutes")
         elapsed = time.perf_counter() - (first_at or time.perf_counter())
     finally:
+        timer.__exit__()
         for p in procs:
             p.terminate()
         for p in procs:
@@ -240,6 +291,8 @@ def kafka_pipeline(engine: Engine, work: Workload, bootstrap: str, workers: int,
         for log in logs:
             log.close()
     shutil.rmtree(log_dir, ignore_errors=True)  # kept only when the run failed
+    progress(f"(c) kafka: offline check ran {timer.runs}×, raised {timer.raised}; "
+             f"alarms {alarm_counts(engine)}")  # fmt: skip
     return work.count / max(elapsed, 1e-9)
 
 
@@ -274,7 +327,7 @@ def run(readings: int = 1_000_000, transformers: int = 10_000, workers: int = 2,
         progress("(d) naive per-row INSERT (sample)")
         naive_rps = naive_insert(engine, work, min(naive_sample, work.count))
         progress("(b) pipeline from the memory source")
-        memory_rps = memory_pipeline(engine, work, batch_size)
+        memory_rps = memory_pipeline(engine, work, batch_size, progress)
         if kafka is None:
             from e200.bench.tansu import Tansu
 

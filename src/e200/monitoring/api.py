@@ -21,10 +21,6 @@ from e200.monitoring.model import (
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 
 
-def _k(request: Request) -> int:
-    return int(request.app.state.settings.offline_after_intervals)
-
-
 def _tz(request: Request) -> str:
     return str(request.app.state.settings.timezone)
 
@@ -35,7 +31,7 @@ def transformer(asset_number: str, conn: ConnDep, scope: ScopeDep, request: Requ
                 ) -> TransformerStatus:  # fmt: skip
     """Latest quantities of a transformer, derived loading, current unbalance and loss, its
     status (online / offline / out_of_supply) and the time of its last report."""
-    return service.transformer(conn, asset_number, scope, _k(request))
+    return service.transformer(conn, asset_number, scope)
 
 
 @router.get("/fleet", dependencies=[requires(Permission.VIEW_DATA)], response_model=FleetPage)
@@ -48,8 +44,7 @@ def fleet(
     offset: Offset = 0,
 ) -> FleetPage:  # fmt: skip
     """Every transformer in your scope with location, status, loading and voltage span."""
-    return service.fleet(conn, scope, org_unit=org_unit, sort=sort, limit=limit, offset=offset,
-                         offline_after_intervals=_k(request))  # fmt: skip
+    return service.fleet(conn, scope, org_unit=org_unit, sort=sort, limit=limit, offset=offset)
 
 
 @router.post("/reporting-interval", dependencies=[requires(Permission.SEND_COMMANDS)],

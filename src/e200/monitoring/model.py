@@ -8,18 +8,26 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["online", "offline", "out_of_supply"]
+LoadingLevel = Literal["normal", "heavy_load", "overload", "severe_overload"]
 
 
 class Derived(BaseModel):
     loading_pct: float | None = Field(description="S / S_rated × 100")
     current_unbalance_pct: float | None = Field(
-        description="(I_max − I_avg) / I_avg × 100 over phases A, B, C"
+        description="(I_max − I_avg) / I_avg × 100 over phases A, B, C; only at ≥ 20 % of rated "
+        "current (as the current_unbalance alarm rule)"
     )
     loss_kw: float | None = Field(
         description="Estimated transformer loss: no-load + load loss × (loading)²"
     )
     v_min_v: float | None = Field(description="Lowest phase voltage of the latest reading")
     v_max_v: float | None = Field(description="Highest phase voltage of the latest reading")
+    loading_level: LoadingLevel | None = Field(
+        default=None,
+        description="The most severe loading rule (severe_overload, overload, heavy_load) the "
+        "latest reading is beyond, by the thresholds in force for this transformer (overrides "
+        "included); normal otherwise. An alarm also needs the rule's duration.",
+    )
 
 
 class TransformerStatus(BaseModel):
@@ -38,6 +46,11 @@ class TransformerStatus(BaseModel):
     reading_ts: datetime | None = Field(description="Interval end of the latest reading")
     values: dict[str, float] = Field(description="Latest value of every DT quantity reported")
     derived: Derived
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Alarm thresholds in force for this transformer (overrides included) that "
+        "its status and loading level are judged by, in each rule's unit",
+    )
 
 
 class FleetItem(BaseModel):
@@ -48,6 +61,7 @@ class FleetItem(BaseModel):
     lon: float | None
     status: Status
     loading_pct: float | None
+    loading_level: LoadingLevel | None = Field(default=None, description="As Derived.loading_level")
     v_min_v: float | None
     v_max_v: float | None
     last_report_at: datetime | None

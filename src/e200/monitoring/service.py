@@ -8,7 +8,6 @@ terminals' liveness from one query and the voltage counts from one aggregate per
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -39,23 +38,33 @@ RECENT = timedelta(days=1)  # the fleet and page look this far back for the late
 HISTORY_DAYS = 182  # voltage insights classify on this much history up to the month's end
 SORTS = ("asset_number", "status", "loading_pct", "v_min_v", "v_max_v", "last_report_at",
          "active_alarms", "worst_severity")  # fmt: skip
-# Most severe first, for the fleet's "worst active alarm".
-_SEVERITY_RANK = {"critical": 4, "major": 3, "minor": 2, "warning": 1}
 
 
 @dataclass(frozen=True, kw_only=True)
 class VoltageLimits:
-    """Phase-to-neutral voltage limits as fractions of the nominal (../shared/DOMAIN.md)."""
+    """Phase-to-neutral voltage limits as fractions of the nominal (../shared/DOMAIN.md).
 
-    over: float = 0.07
+    The defaults are the alarm rules' (``over_voltage``, ``under_voltage``, ``outage``); the
+    views use each transformer's thresholds in force (``_limits_of``) unless a caller passes
+    limits of its own."""
+
+    over: float = alarms.RULES_BY_KEY["over_voltage"].threshold / 100 - 1
     """Over-voltage above nominal × (1 + over) — GB/T 12325, 220/230 V: +7 %."""
-    under: float = 0.10
+    under: float = 1 - alarms.RULES_BY_KEY["under_voltage"].threshold / 100
     """Under-voltage below nominal × (1 − under) — GB/T 12325, 220/230 V: −10 %."""
-    outage: float = 0.60
+    outage: float = alarms.RULES_BY_KEY["outage"].threshold / 100
     """Out of supply when every phase is below nominal × outage (k, 50 %–80 %, default 60 %)."""
 
     def volts(self, v_nom: float) -> tuple[float, float, float]:
         return v_nom * (1 - self.under), v_nom * (1 + self.over), v_nom * self.outage
+
+    @classmethod
+    def of(cls, thresholds: dict[str, float]) -> VoltageLimits:
+        """The limits a transformer's alarm thresholds in force (``alarms.thresholds_in_force``)
+        stand for."""
+        return cls(over=thresholds["over_voltage"] / 100 - 1,
+                   under=1 - thresholds["under_voltage"] / 100,
+                   outage=thresholds["outage"] / 100)  # fmt: skip
 
 
 LIMITS = VoltageLimits()
@@ -66,84 +75,97 @@ def _phases(row: dict[str, Any], prefix: str, suffix: str) -> list[float]:
             is not None]  # fmt: skip
 
 
-def derive(site: archives.TransformerSite, row: dict[str, Any] | None) -> Derived:
-    """Loading, current unbalance, estimated loss and the voltage span of one reading."""
+def _reading(site: archives.TransformerSite, row: dict[str, Any]) -> alarms.Reading:
+    rating = alarms.rating_of(site.rated_kva, site.secondary_rated_v, site.phases,
+                              site.no_load_loss_kw, site.load_loss_kw)  # fmt: skip
+    return alarms.reading_of(row, rating, row["ts"], row.get("interval_min") or 15)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def derive(site: archives.TransformerSite, row: dict[str, Any] | None,
+           thresholds: dict[str, float] | None = None) -> Derived:  # fmt: skip
+    """Loading, current unbalance, estimated loss, the voltage span of one reading and its
+    loading level — the alarm slice's definitions and this transformer's thresholds in force,
+    so the view says "overloaded" exactly when the overload rule sees the reading beyond its
+    threshold."""
     if row is None:
         return Derived(loading_pct=None, current_unbalance_pct=None, loss_kw=None, v_min_v=None,
-                       v_max_v=None)  # fmt: skip
-    s = row.get("s_kva")
-    if s is None and row.get("p_kw") is not None and row.get("q_kvar") is not None:
-        s = math.hypot(row["p_kw"], row["q_kvar"])
-    loading = 100.0 * s / site.rated_kva if s is not None else None
-    currents = _phases(row, "i", "a")
-    unbalance = None
-    if len(currents) == 3 and sum(currents) > 0:
-        avg = sum(currents) / 3
-        unbalance = (max(currents) - avg) / avg * 100.0
-    loss = None
-    if loading is not None and site.no_load_loss_kw is not None and site.load_loss_kw is not None:
-        loss = site.no_load_loss_kw + site.load_loss_kw * (loading / 100.0) ** 2
+                       v_max_v=None, loading_level=None)  # fmt: skip
+    r = _reading(site, row)
     volts = _phases(row, "v", "v")
     return Derived(
-        loading_pct=None if loading is None else round(loading, 2),
-        current_unbalance_pct=None if unbalance is None else round(unbalance, 2),
-        loss_kw=None if loss is None else round(loss, 3),
+        loading_pct=_round(alarms.loading_pct(r), 2),
+        current_unbalance_pct=_round(alarms.unbalance_pct(r), 2),
+        loss_kw=_round(alarms.loss_kw(r), 3),
         v_min_v=min(volts) if volts else None,
         v_max_v=max(volts) if volts else None,
+        loading_level=alarms.loading_level(r, thresholds),
     )
 
 
-def status_of(
-    site: archives.TransformerSite, row: dict[str, Any] | None, last_seen: datetime | None,
-    offline_after_intervals: int, now: datetime, limits: VoltageLimits = LIMITS,
-) -> tuple[str, str]:  # fmt: skip
-    """online / offline (nothing for k × interval) / out_of_supply (every phase below the
-    outage voltage), with the reason in words."""
-    interval = site.reporting_interval_min or (row["interval_min"] if row else 15)
-    silent_after = timedelta(minutes=interval * offline_after_intervals)
-    if last_seen is None:
+def status_of(site: archives.TransformerSite, row: dict[str, Any] | None,
+              live: telemetry.Liveness, now: datetime,
+              thresholds: dict[str, float] | None = None) -> tuple[str, str]:  # fmt: skip
+    """online / offline (not heard from for k × interval: ``alarms.terminal_liveness``) /
+    out_of_supply (the ``outage`` rule's threshold in force: every phase below it), with the
+    reason in words."""
+    if live.heard_at is None:
         return "offline", "never reported"
-    if now - last_seen > silent_after:
-        return "offline", f"no report for more than {offline_after_intervals} × {interval} min"
-    volts = _phases(row, "v", "v") if row else []
-    outage_v = limits.volts(site.v_phase)[2]
-    if volts and max(volts) < outage_v:
-        return "out_of_supply", f"every phase below {outage_v:.0f} V ({limits.outage:.0%} of " \
-                                f"nominal)"  # fmt: skip
+    if not live.online(now):
+        return "offline", f"no report for {live.k:g} × {live.interval_min} min"
+    if row is not None and "outage" in alarms.breaching(_reading(site, row), thresholds):
+        pct = (thresholds or {}).get("outage", alarms.RULES_BY_KEY["outage"].threshold)
+        return "out_of_supply", f"every phase below {site.v_phase * pct / 100:.0f} V " \
+                                f"({pct:g} % of nominal)"  # fmt: skip
     return "online", "reporting"
 
 
-def _snapshot(conn: Connection, sites: list[archives.TransformerSite]
-              ) -> tuple[dict[int, dict[str, Any]], dict[int, datetime]]:  # fmt: skip
+@dataclass(frozen=True)
+class _Snapshot:
+    latest: dict[int, dict[str, Any]]  # transformer id -> newest reading
+    live: dict[int, telemetry.Liveness]  # transformer id -> its terminal's liveness
+    thresholds: dict[int, dict[str, float]]  # transformer id -> thresholds in force
+
+    def last_report(self, site_id: int) -> datetime | None:
+        """When the transformer's terminal was last heard from, or its newest reading arrived."""
+        row = self.latest.get(site_id)
+        times = [t for t in (self.live[site_id].heard_at, row["received_at"] if row else None)
+                 if t is not None]  # fmt: skip
+        return max(times) if times else None
+
+
+def _snapshot(conn: Connection, sites: list[archives.TransformerSite]) -> _Snapshot:
     latest = telemetry.latest_dt_readings(conn, [s.id for s in sites], utc_now() - RECENT)
-    seen = telemetry.terminals_last_seen(
+    terminals = alarms.terminal_liveness(
         conn, [s.terminal_id for s in sites if s.terminal_id is not None]
     )
-    last: dict[int, datetime] = {}
+    default_k = alarms.RULES_BY_KEY["terminal_offline"].threshold
+    live = {}
     for s in sites:
-        candidates = [
-            t
-            for t in (
-                seen.get(s.terminal_id) if s.terminal_id else None,
-                latest[s.id]["received_at"] if s.id in latest else None,
-            )
-            if t
-        ]
-        if candidates:
-            last[s.id] = max(candidates)
-    return latest, last
+        if s.terminal_id is not None and s.terminal_id in terminals:
+            live[s.id] = terminals[s.terminal_id]
+        else:  # no terminal: heard from when its newest reading arrived
+            row = latest.get(s.id)
+            interval = s.reporting_interval_min or (row["interval_min"] if row else 15)
+            heard = row["received_at"] if row else None
+            live[s.id] = telemetry.Liveness(heard, interval, default_k)
+    facts = [archives.DeviceFacts(s.id, s.asset_number, s.org_path) for s in sites]
+    return _Snapshot(latest, live, alarms.thresholds_in_force(conn, facts))
 
 
-def transformer(conn: Connection, asset_number: str, scope: Scope,
-                offline_after_intervals: int = 3) -> TransformerStatus:  # fmt: skip
+def transformer(conn: Connection, asset_number: str, scope: Scope) -> TransformerStatus:
     """The monitoring view of one transformer (404 when out of scope)."""
     sites = archives.transformer_sites(conn, scope, transformers=[asset_number])
     if not sites:
         raise NotFoundError("transformer", asset_number)
     site = sites[0]
-    latest, last = _snapshot(conn, sites)
-    row = latest.get(site.id)
-    status, reason = status_of(site, row, last.get(site.id), offline_after_intervals, utc_now())
+    snap = _snapshot(conn, sites)
+    row = snap.latest.get(site.id)
+    th = snap.thresholds[site.id]
+    status, reason = status_of(site, row, snap.live[site.id], utc_now(), th)
     values = (
         {}
         if row is None
@@ -153,14 +175,19 @@ def transformer(conn: Connection, asset_number: str, scope: Scope,
         asset_number=site.asset_number, org_unit=site.org_unit, feeder=site.feeder,
         terminal=site.terminal, rated_kva=site.rated_kva, v_phase_nominal_v=round(site.v_phase, 2),
         lat=site.lat, lon=site.lon, reporting_interval_min=site.reporting_interval_min,
-        status=status, status_reason=reason, last_report_at=last.get(site.id),
-        reading_ts=row["ts"] if row else None, values=values, derived=derive(site, row),
+        status=status, status_reason=reason, last_report_at=snap.last_report(site.id),
+        reading_ts=row["ts"] if row else None, values=values, derived=derive(site, row, th),
+        thresholds={k: th[k] for k in THRESHOLDS_SHOWN},
     )  # fmt: skip
 
 
+# The thresholds in force a transformer's view is judged by (and shows).
+THRESHOLDS_SHOWN = (*alarms.LOADING_RULES, "outage", "under_voltage", "over_voltage",
+                    "terminal_offline")  # fmt: skip
+
+
 def fleet(conn: Connection, scope: Scope, *, org_unit: str | None = None,
-          sort: str = "asset_number", limit: int = 100, offset: int = 0,
-          offline_after_intervals: int = 3) -> FleetPage:  # fmt: skip
+          sort: str = "asset_number", limit: int = 100, offset: int = 0) -> FleetPage:  # fmt: skip
     """Every in-scope transformer (under ``org_unit``) with status, loading and voltage span.
     ``sort`` is one of SORTS, ``-`` in front for descending; missing values sort last."""
     key = sort.removeprefix("-")
@@ -171,7 +198,7 @@ def fleet(conn: Connection, scope: Scope, *, org_unit: str | None = None,
         sites = archives.transformer_sites(conn, scope, org_unit_code=org_unit)
     except NotFoundError as exc:
         raise NotFoundError("org unit", org_unit or "", field="org_unit") from exc
-    latest, last = _snapshot(conn, sites)
+    snap = _snapshot(conn, sites)
     # A transformer's active alarms include its terminal's (offline, meter-list sync).
     own = alarms.active_by_device(conn, "transformer", [s.id for s in sites])
     of_terminal = alarms.active_by_device(
@@ -180,20 +207,20 @@ def fleet(conn: Connection, scope: Scope, *, org_unit: str | None = None,
     now = utc_now()
     items = []
     for s in sites:
-        row = latest.get(s.id)
-        status, _ = status_of(s, row, last.get(s.id), offline_after_intervals, now)
-        d = derive(s, row)
+        row = snap.latest.get(s.id)
+        th = snap.thresholds[s.id]
+        status, _ = status_of(s, row, snap.live[s.id], now, th)
+        d = derive(s, row, th)
         active = own.get(s.id, []) + (of_terminal.get(s.terminal_id, []) if s.terminal_id else [])
-        worst = max(active, key=lambda sev: _SEVERITY_RANK.get(sev, 0)) if active else None
         items.append(FleetItem(
             asset_number=s.asset_number, org_unit=s.org_unit, feeder=s.feeder, lat=s.lat,
-            lon=s.lon, status=status, loading_pct=d.loading_pct,
-            v_min_v=d.v_min_v, v_max_v=d.v_max_v, last_report_at=last.get(s.id),
-            active_alarms=len(active), worst_severity=worst))  # fmt: skip
+            lon=s.lon, status=status, loading_pct=d.loading_pct, loading_level=d.loading_level,
+            v_min_v=d.v_min_v, v_max_v=d.v_max_v, last_report_at=snap.last_report(s.id),
+            active_alarms=len(active), worst_severity=alarms.worst_severity(active)))  # fmt: skip
 
     def order(i: FleetItem) -> Any:
         value = getattr(i, key)
-        return _SEVERITY_RANK.get(value, 0) if key == "worst_severity" else value
+        return alarms.severity_rank(value) if key == "worst_severity" else value
 
     present = [i for i in items if getattr(i, key) is not None]
     absent = [i for i in items if getattr(i, key) is None]
@@ -251,10 +278,18 @@ def month_bounds(month: str | None, tz: str) -> tuple[str, datetime, datetime]:
 
 
 def _days(conn: Connection, sites: list[archives.TransformerSite], start: datetime,
-          end: datetime, tz: str, limits: VoltageLimits
+          end: datetime, tz: str, limits: VoltageLimits | None
           ) -> dict[int, list[telemetry.VoltageDay]]:  # fmt: skip
-    rows = telemetry.dt_voltage_days(conn, {s.id: limits.volts(s.v_phase) for s in sites},
-                                     start, end, tz)  # fmt: skip
+    """Voltage days judged by ``limits``, or (None) by each transformer's voltage alarm
+    thresholds in force — an override of ``over_voltage`` at an org unit moves the limit here
+    too."""
+    if limits is None:
+        facts = [archives.DeviceFacts(s.id, s.asset_number, s.org_path) for s in sites]
+        th = alarms.thresholds_in_force(conn, facts)
+        volts = {s.id: VoltageLimits.of(th[s.id]).volts(s.v_phase) for s in sites}
+    else:
+        volts = {s.id: limits.volts(s.v_phase) for s in sites}
+    rows = telemetry.dt_voltage_days(conn, volts, start, end, tz)
     out: dict[int, list[telemetry.VoltageDay]] = defaultdict(list)
     for r in rows:
         out[r.transformer_id].append(r)
@@ -263,11 +298,13 @@ def _days(conn: Connection, sites: list[archives.TransformerSite], start: dateti
 
 def voltage_insights(conn: Connection, scope: Scope, *, org_unit: str | None, month: str | None,
                      tz: str, limit: int = 50, ranking: str = "month",
-                     rules: TrendRules = TrendRules(), limits: VoltageLimits = LIMITS
+                     rules: TrendRules = TrendRules(), limits: VoltageLimits | None = None
                      ) -> InsightPage:  # fmt: skip
     """Transformers with voltage out of limits in ``month`` (``ranking="history"``: anywhere in
     the history window), worst first, each classified on the history up to the month's end,
-    with the evidence."""
+    with the evidence. Limits: ``limits``, or each transformer's voltage alarm thresholds in
+    force (the page's ``limits`` then shows the system defaults)."""
+    shown = limits or LIMITS
     if ranking not in ("month", "history"):
         raise InvalidInputError("ranking: month | history", field="ranking")
     month, m_start, m_end = month_bounds(month, tz)
@@ -307,14 +344,15 @@ def voltage_insights(conn: Connection, scope: Scope, *, org_unit: str | None, mo
     items.sort(key=lambda i: (-float(getattr(i, order_by)), i.asset_number))
     return InsightPage(
         month=month, history_from=h_start, history_to=m_end,
-        limits={"over_pct": limits.over * 100, "under_pct": limits.under * 100,
-                "outage_pct": limits.outage * 100, "bad_week_pct": rules.bad_week_pct},
+        limits={"over_pct": shown.over * 100, "under_pct": shown.under * 100,
+                "outage_pct": shown.outage * 100, "bad_week_pct": rules.bad_week_pct},
         total=len(items), items=items[:limit])  # fmt: skip
 
 
 def voltage_qualification(conn: Connection, scope: Scope, *, level: str, month: str | None,
                           tz: str, org_unit: str | None = None,
-                          limits: VoltageLimits = LIMITS) -> QualificationPage:  # fmt: skip
+                          limits: VoltageLimits | None = None
+                          ) -> QualificationPage:  # fmt: skip
     """Monthly voltage qualification rate = supplied intervals within limits ÷ supplied
     intervals × 100, per transformer, feeder, or org unit (each unit counts its whole subtree),
     worst first."""

@@ -1,13 +1,14 @@
 """Daily acquisition-quality figures, computed set-based for one local calendar day.
 
-For every meter that should be read (``archives.meter_roster`` as of the day's end) one row
-with the day's expected interval points, those received, received on time (within T = one
-reporting interval of the interval's end), late and missing, and whether the daily frozen
-reading arrived by the deadline; for every terminal that should report, its transformer's
-interval curve counted the same way, whether it was online at the end of the day and for how
-many seconds of the day it was (a terminal is offline once silent for k × its reporting
-interval). Each part is one ``INSERT … SELECT`` after deleting the day's rows, in the caller's
-transaction: recomputing a day replaces it, so late data and re-collections never count twice.
+For every meter that should be read (``archives.meter_roster`` as of the day's end) one row with
+the day's expected interval points, those received, received on time (within T = one reporting
+interval of the interval's end), late and missing, and whether the daily frozen reading arrived
+by the deadline; for every terminal that should report, its transformer's interval curve counted
+the same way, whether it was online at the end of the day and for how many seconds of the day it
+was (a terminal is offline once not heard from for k × its reporting interval, k the
+``terminal_offline`` alarm threshold in force for it: ``alarms.offline_after``). Each part is
+one ``INSERT … SELECT`` after deleting the day's rows, in the caller's transaction: recomputing
+a day replaces it, so late data and re-collections never count twice.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Float,
     Select,
@@ -33,10 +35,11 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert
 
-from e200 import archives, telemetry
+from e200 import alarms, archives, telemetry
 from e200.kernel import InvalidInputError, as_utc, utc_now
 from e200.quality.tables import computed_day, meter_day, terminal_day
 
@@ -51,8 +54,11 @@ class QualityRules:
     deadline_h: float = 24.0
     """The daily frozen reading of day D counts as a success when it arrives at most this many
     hours after D's local midnight (default: by the end of D)."""
-    offline_after_intervals: int = 3
-    """k: a terminal is offline after k × its reporting interval without a message."""
+    offline_after_intervals: float | None = None
+    """Ignored (kept until its callers drop it): a terminal is offline after k × its reporting
+    interval without a message, k being the ``terminal_offline`` alarm rule's threshold in force
+    for it (``alarms.offline_after``) — the same k the offline alarm and the monitoring view
+    judge it by."""
     lookback_days: int = 3
     """Transformer readings stamped this long before the day may still show a terminal alive in
     the day (a late delivery); older ones are not read."""
@@ -166,23 +172,24 @@ def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, seen_to
     """``end``: the last interval end counted (points); ``seen_to``: where the observed span of
     liveness ends — the day's end, or for today ``now``, so that a message received since the
     last quarter hour counts (it is what keeps a terminal online right now)."""
-    k = rules.offline_after_intervals
     ro = archives.terminal_roster(at).subquery("ro")
+    kq, k_max = _offline_k(conn, ro)
     dc = telemetry.dt_point_counts(d0, end).subquery("dc")
-    longest = timedelta(minutes=60 * k)
+    longest = timedelta(minutes=60 * k_max)
     msg = telemetry.terminal_messages(d0 - longest, seen_to,
                                       d0 - timedelta(days=rules.lookback_days))  # fmt: skip
     heard = select(msg.c.terminal_id, msg.c.received_at).distinct().subquery("heard")
     nxt = func.lead(heard.c.received_at).over(partition_by=heard.c.terminal_id,
                                               order_by=heard.c.received_at)  # fmt: skip
     w = select(heard.c.terminal_id, heard.c.received_at.label("r"), nxt.label("nxt")).subquery("w")
-    silent = _minutes(ro.c.interval_min * k)
+    silent = _minutes(ro.c.interval_min * kq.c.k)
     covered_to = func.least(w.c.r + silent, func.coalesce(w.c.nxt, seen_to), literal(seen_to))
     seconds = func.greatest(extract("epoch", covered_to - func.greatest(w.c.r, literal(d0))), 0)
     cov = (
         select(w.c.terminal_id, func.sum(seconds).label("online_s"),
                func.max(w.c.r).label("last_heard"))
-        .select_from(w.join(ro, ro.c.terminal_id == w.c.terminal_id))
+        .select_from(w.join(ro, ro.c.terminal_id == w.c.terminal_id)
+                     .join(kq, kq.c.terminal_id == w.c.terminal_id))
         .group_by(w.c.terminal_id)
     ).subquery("cov")  # fmt: skip
     exp = literal(expected)
@@ -191,14 +198,16 @@ def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, seen_to
                func.least(func.coalesce(dc.c.received, 0), exp).label("received"),
                func.coalesce(_within(dc, ro.c.interval_min), 0).label("within"),
                cast(func.coalesce(cov.c.online_s, 0), Float).label("online_s"),
-               cov.c.last_heard)
+               cov.c.last_heard, kq.c.k)
         .select_from(ro.outerjoin(dc, dc.c.device_id == ro.c.transformer_id)
-                     .outerjoin(cov, cov.c.terminal_id == ro.c.terminal_id))
+                     .outerjoin(cov, cov.c.terminal_id == ro.c.terminal_id)
+                     .join(kq, kq.c.terminal_id == ro.c.terminal_id))
     ).cte("tbase")  # fmt: skip
     on_time = func.least(base.c.within, base.c.received)
-    silent_for = _minutes(base.c.interval_min * k)
+    silent_for = _minutes(base.c.interval_min * base.c.k)
+    # online at the end: heard from less than k × interval before it (telemetry.Liveness)
     online = and_(base.c.last_heard.is_not(None),
-                  base.c.last_heard >= literal(seen_to) - silent_for)  # fmt: skip
+                  base.c.last_heard > literal(seen_to) - silent_for)  # fmt: skip
     rows = select(
         literal(day), base.c.terminal_id, base.c.org_unit_id, base.c.transformer_id,
         base.c.interval_min, exp, base.c.received, on_time, base.c.received - on_time,
@@ -210,6 +219,20 @@ def _terminals(conn: Connection, day: date, d0: datetime, end: datetime, seen_to
             "last_heard_at", "computed_at"]  # fmt: skip
     conn.execute(insert(terminal_day).from_select(cols, rows))
     return _count(conn, terminal_day, day)
+
+
+def _offline_k(conn: Connection, roster: Any) -> tuple[Any, float]:
+    """(terminal_id, k) of the roster's terminals — k from the alarm slice, the one owner of a
+    terminal's liveness (``alarms.offline_after``) — as a subquery, and the largest k."""
+    ids = [int(t) for (t,) in conn.execute(select(roster.c.terminal_id).distinct())]
+    facts = archives.device_facts(conn, "terminal", ids)
+    k = alarms.offline_after(facts.values(), conn)
+    kq = (text("SELECT * FROM unnest(CAST(:kq_ids AS bigint[]), CAST(:kq_ks AS float8[])) "
+               "AS u(terminal_id, k)")
+          .bindparams(kq_ids=list(k), kq_ks=list(k.values()))
+          .columns(column("terminal_id", BigInteger), column("k", Float))
+          .subquery("kq"))  # fmt: skip
+    return kq, max(k.values(), default=alarms.RULES_BY_KEY["terminal_offline"].threshold)
 
 
 def _count(conn: Connection, table: Any, day: date) -> int:

@@ -11,6 +11,7 @@ from e200.telemetry.counts import (
     terminal_messages,
 )
 from e200.telemetry.jobs import JOBS
+from e200.telemetry.liveness import Liveness, silent_after
 from e200.telemetry.partitions import create_ahead as create_partitions_ahead
 from e200.telemetry.partitions import drop_older_than as drop_partitions_older_than
 from e200.telemetry.pipeline import BatchResult, Pipeline, run_sources
@@ -44,6 +45,7 @@ __all__ = [
     "CurveResult",
     "CurveSeries",
     "IotMapping",
+    "Liveness",
     "Measure",
     "Pipeline",
     "Rejection",
@@ -68,6 +70,7 @@ __all__ = [
     "reported_meter_lists",
     "router",
     "run_sources",
+    "silent_after",
     "terminal_messages",
     "terminals_last_seen",
     "terminals_reporting",

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy import BigInteger, Connection, Table, func, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from e200 import archives
 from e200.kernel import InvalidInputError, NotFoundError, Scope, as_utc, utc_now
 from e200.telemetry.contract import DT_QUANTITIES, EVENT_KINDS, METER_QUANTITIES, Quantity
+from e200.telemetry.liveness import Liveness
 from e200.telemetry.tables import (
     device_event,
     dt_reading,
@@ -49,12 +51,11 @@ def device_latest(conn: Connection, asset_number: str, scope: Scope,
     if kind == "terminal":
         row = conn.execute(select(terminal_liveness).where(
             terminal_liveness.c.terminal_id == device_id)).first()  # fmt: skip
-        interval = int(asset["reporting_interval_min"])
-        last_seen = row.last_seen_at if row else None
-        online = bool(last_seen and utc_now() - last_seen
-                      <= timedelta(minutes=interval * offline_after_intervals))  # fmt: skip
-        out.update(last_seen_at=last_seen, last_ts=row.last_ts if row else None, online=online,
-                   offline_after_min=interval * offline_after_intervals)  # fmt: skip
+        live = Liveness(row.last_seen_at if row else None, int(asset["reporting_interval_min"]),
+                        offline_after_intervals)  # fmt: skip
+        out.update(last_seen_at=live.heard_at, last_ts=row.last_ts if row else None,
+                   online=live.online(utc_now()),
+                   offline_after_min=live.silent_after / timedelta(minutes=1))  # fmt: skip
         return out
     # The newest reading is the live value (one backward index scan per partition).
     table, key, quantities = _reading_table(kind)
@@ -157,8 +158,13 @@ def device_events(
 
 
 def counters(conn: Connection) -> list[dict[str, Any]]:
+    """Per source: received, stored, quarantined, duplicates (the sum of its writers' rows)."""
+    c = ingest_counter.c
     return [dict(r._mapping) for r in conn.execute(
-        select(ingest_counter).order_by(ingest_counter.c.source))]  # fmt: skip
+        select(c.source, *(func.sum(col).cast(BigInteger).label(col.name) for col in
+                           (c.received, c.stored, c.quarantined, c.duplicates)),
+               func.max(c.updated_at).label("updated_at"))
+        .group_by(c.source).order_by(c.source))]  # fmt: skip
 
 
 def quarantine_summary(conn: Connection, since: datetime | None = None) -> list[dict[str, Any]]:
@@ -261,16 +267,17 @@ def latest_dt_readings(
     return {row.transformer_id: dict(row._mapping) for row in rows}
 
 
-def terminals_last_seen(conn: Connection, terminal_ids: list[int]) -> dict[int, datetime]:
-    """When each terminal last sent anything (absent: never)."""
-    if not terminal_ids:
-        return {}
-    rows = conn.execute(
-        select(terminal_liveness.c.terminal_id, terminal_liveness.c.last_seen_at).where(
-            terminal_liveness.c.terminal_id.in_(terminal_ids)
-        )
-    )
-    return {row.terminal_id: row.last_seen_at for row in rows}
+def terminals_last_seen(conn: Connection, terminal_ids: list[int] | None = None
+                        ) -> dict[int, datetime]:  # fmt: skip
+    """When E200 last heard from each terminal — the arrival of its newest delivery (absent:
+    never); ``None``: every terminal ever heard from."""
+    query = select(terminal_liveness.c.terminal_id, terminal_liveness.c.last_seen_at)
+    if terminal_ids is not None:
+        if not terminal_ids:
+            return {}
+        query = query.where(terminal_liveness.c.terminal_id == func.any(
+            literal(terminal_ids, ARRAY(BigInteger))))  # fmt: skip
+    return {row.terminal_id: row.last_seen_at for row in conn.execute(query)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ duplicates and not stored. Within one batch one copy is kept (the first of its d
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -160,21 +161,49 @@ class Store:
             self._write_liveness(cur, batch, now)
             self._write_meter_lists(cur, batch, now)
             self._quarantine(cur, batch.rejected, source, now)
-            cur.execute(
-                "INSERT INTO telemetry.ingest_counter AS c "
-                "(source, received, stored, quarantined, duplicates, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (source) DO UPDATE SET "
-                "received = c.received + excluded.received, stored = c.stored + excluded.stored, "
-                "quarantined = c.quarantined + excluded.quarantined, "
-                "duplicates = c.duplicates + excluded.duplicates, updated_at = excluded.updated_at",
-                (source, received, result.stored, len(batch.rejected), result.duplicates, now),
-            )
+            self._count(cur, source, (received, result.stored, len(batch.rejected),
+                                      result.duplicates), now)  # fmt: skip
         return result
 
+    @staticmethod
+    def _count(cur: psycopg.Cursor[Any], source: str, counts: tuple[int, int, int, int],
+               now: datetime) -> None:  # fmt: skip
+        """Add the batch's counts to a counter row of ``source`` that no other transaction
+        holds (one row per concurrent writer, ``slot``): two ingest processes reading the same
+        source each take their own row instead of waiting for the other's commit."""
+        cur.execute(
+            "SELECT slot FROM telemetry.ingest_counter WHERE source = %s ORDER BY slot "
+            "LIMIT 1 FOR UPDATE SKIP LOCKED", (source,))  # fmt: skip
+        row = cur.fetchone()
+        add = ("received = c.received + %s, stored = c.stored + %s, "
+               "quarantined = c.quarantined + %s, duplicates = c.duplicates + %s, "
+               "updated_at = %s")  # fmt: skip
+        if row is not None:
+            cur.execute(
+                f"UPDATE telemetry.ingest_counter AS c SET {add} WHERE source = %s AND slot = %s",
+                (*counts, now, source, row[0]),
+            )
+            return
+        # Every row is held (or none exists yet): a new slot, chosen at random so that two
+        # writers starting together (rows not yet committed, so invisible to each other) do not
+        # pick the same one; if they did, ON CONFLICT makes the second wait once and add up.
+        cur.execute(
+            "INSERT INTO telemetry.ingest_counter AS c (source, slot, received, stored, "
+            "quarantined, duplicates, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (source, slot) DO UPDATE SET received = c.received + excluded.received, "
+            "stored = c.stored + excluded.stored, quarantined = c.quarantined + "
+            "excluded.quarantined, duplicates = c.duplicates + excluded.duplicates, "
+            "updated_at = excluded.updated_at",
+            (source, random.randrange(1 << 15), *counts, now),
+        )  # fmt: skip
+
     def _write_liveness(self, cur: psycopg.Cursor[Any], batch: Validated, now: datetime) -> None:
-        """Record when each terminal was last heard from — at most once a minute per terminal
-        and process: liveness is judged in reporting intervals (≥ 5 min), and a burst of
-        history (backfill, catch-up after an outage) must not cost one UPDATE per reading."""
+        """Record when each terminal was last heard from — the batch's arrival time ``now``,
+        never the time its messages carry (a backlog of old readings is a terminal heard now),
+        and never moved back (a replay stamped in the past leaves a newer arrival as it is).
+        At most once a minute per terminal and process: liveness is judged in reporting
+        intervals (≥ 5 min), and a burst of history (backfill, catch-up after an outage) must
+        not cost one UPDATE per reading."""
         due = [
             (tid, ts)
             for tid, ts in batch.seen_terminals.items()
@@ -187,7 +216,8 @@ class Store:
         cur.execute(
             "INSERT INTO telemetry.terminal_liveness AS t (terminal_id, last_seen_at, last_ts) "
             "SELECT id, %s, ts FROM unnest(%s::int8[], %s::timestamptz[]) AS u(id, ts) "
-            "ON CONFLICT (terminal_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+            "ON CONFLICT (terminal_id) DO UPDATE SET "
+            "last_seen_at = GREATEST(t.last_seen_at, excluded.last_seen_at), "
             "last_ts = GREATEST(t.last_ts, excluded.last_ts)",
             (now, [tid for tid, _ in due], [ts for _, ts in due]),
         )

@@ -98,6 +98,8 @@ terminal_meter_list = Table(
     Index("ix_terminal_meter_list_meters", "meters", postgresql_using="gin"),
 )
 
+# When E200 last heard from each terminal (``last_seen_at``: arrival time, never moved back by
+# a replay) and the newest message time it sent (``last_ts``).
 terminal_liveness = Table(
     "terminal_liveness",
     metadata,
@@ -122,15 +124,20 @@ quarantine = Table(
     Index("ix_quarantine_received", "received_at"),
 )
 
+# Per source, one row per concurrent writer ("slot"): a batch takes a row no other
+# transaction holds (``FOR UPDATE SKIP LOCKED``), so ingest processes reading one source never
+# wait on each other's counter; readers sum the slots.
 ingest_counter = Table(
     "ingest_counter",
     metadata,
-    Column("source", String(300), primary_key=True),
+    Column("source", String(300), nullable=False),
+    Column("slot", SmallInteger, nullable=False, server_default="0"),
     Column("received", BigInteger, nullable=False, server_default="0"),
     Column("stored", BigInteger, nullable=False, server_default="0"),
     Column("quarantined", BigInteger, nullable=False, server_default="0"),
     Column("duplicates", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("source", "slot"),
 )
 
 # Partitioned tables and the width of one partition.

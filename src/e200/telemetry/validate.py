@@ -58,7 +58,10 @@ class Validated:
         default_factory=list
     )
     acks: list[dict[str, Any]] = field(default_factory=list)
+    # terminal id -> the newest time its messages of this batch carry (not when they arrived)
     seen_terminals: dict[int, datetime] = field(default_factory=dict)
+    # when the batch arrived (the pipeline's clock): the time its terminals were heard from
+    received_at: datetime | None = None
     rejected: list[Rejection] = field(default_factory=list)
     # newest reading per (kind, id) in this batch: (ts, its quantities, its values)
     latest: dict[tuple[str, int], tuple[datetime, tuple[Quantity, ...], list[float | None]]] = (
@@ -217,7 +220,7 @@ class Validator:
         now: datetime,
         devices: dict[str, Mapping[str, DeviceRef]] | None = None,
     ) -> Validated:
-        out = Validated()
+        out = Validated(received_at=now)
         if devices is None:
             devices = self.resolve_all(messages)
         for msg, raw, ref in messages:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from nicegui import events, ui
 from sqlalchemy import Connection
 
-from e200 import archives, monitoring
+from e200 import alarms, archives, monitoring
 from e200.console.charts import (
     SEVERITY_COLOUR,
     STATUS_COLOUR,
@@ -38,7 +38,6 @@ class FleetView:
         self.session = session
         self.feed = feed
         self.tz = session.console.tz
-        self.k = session.console.settings.offline_after_intervals
         self.org_unit: str | None = None
         self.seen = feed.seq
         self.reload_pending = False
@@ -150,7 +149,7 @@ class FleetView:
 
     def _read(self, conn: Connection, scope: Scope) -> monitoring.FleetPage:
         return monitoring.fleet(conn, scope, org_unit=self.org_unit, sort="-worst_severity",
-                                limit=MAX_TRANSFORMERS, offline_after_intervals=self.k)  # fmt: skip
+                                limit=MAX_TRANSFORMERS)  # fmt: skip
 
     async def load(self) -> None:
         page = await self.session.reader.read(self._read)
@@ -176,9 +175,6 @@ class FleetView:
                 'color="negative" outline rounded').classes("q-px-sm")  # fmt: skip
 
 
-_RANK = {"critical": 4, "major": 3, "minor": 2, "warning": 1}
-
-
 def _row(i: Any, tz: Any) -> dict[str, Any]:
     return {
         "asset_number": i.asset_number, "status": i.status,
@@ -187,7 +183,7 @@ def _row(i: Any, tz: Any) -> dict[str, Any]:
         "loading_pct": None if i.loading_pct is None else round(i.loading_pct, 1),
         "v_min_v": None if i.v_min_v is None else round(i.v_min_v, 1),
         "v_max_v": None if i.v_max_v is None else round(i.v_max_v, 1),
-        "worst_rank": _RANK.get(i.worst_severity or "", 0) * 1000 + i.active_alarms,
+        "worst_rank": alarms.severity_rank(i.worst_severity) * 1000 + i.active_alarms,
         "alarms": i.active_alarms,
         "severity_text": t(f"severity.{i.worst_severity}") if i.worst_severity else "",
         "severity_colour": SEVERITY_COLOUR.get(i.worst_severity or "", "#9e9e9e"),

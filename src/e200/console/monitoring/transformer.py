@@ -70,7 +70,6 @@ class TransformerView:
         self.feed = feed
         self.asset = asset_number
         self.tz = session.console.tz
-        self.k = session.console.settings.offline_after_intervals
         self.group = "voltage"
         self.window = DEFAULT_WINDOW
         self.end: datetime | None = None  # None: the window ends now
@@ -85,7 +84,7 @@ class TransformerView:
         return end - WINDOWS[self.window], end
 
     def _read(self, conn: Connection, scope: Scope) -> _Data:
-        status = monitoring.transformer(conn, self.asset, scope, self.k)
+        status = monitoring.transformer(conn, self.asset, scope)
         start, end = self._bounds()
         curve = telemetry.device_readings(conn, self.asset, scope, start, end,
                                           [q for _, qs, _ in CURVE_GROUPS for q in qs])  # fmt: skip
