@@ -76,6 +76,15 @@ async def _serve(web_app: FastAPI, settings: Settings, queue: JobQueue | None) -
                 await worker
 
 
+def _run_now(queue: JobQueue, name: str) -> None:
+    """Queue a periodic job now (the demo's quality once its history is in); one already
+    waiting will do."""
+    from e200.kernel import ConflictError
+
+    with contextlib.suppress(ConflictError):
+        queue.defer(name)
+
+
 def _banner(settings: Settings, admin_password: str | None, started: float, role: str) -> None:
     url = f"http://{settings.host}:{settings.port}"
     lines = [f"Console   [bold]{url}/console/[/]", f"API docs  {url}/api/docs"]
@@ -123,8 +132,8 @@ def up(
             ingest_thread(pipeline, ["memory"], stop, Totals())
             if settings.load_demo_grid and settings.demo_live:
                 # Simulated history for a new demo archive, then live data, in the background.
-                demo_thread(engine, settings, stop,
-                            settings.demo_history_days if written else 0)  # fmt: skip
+                demo_thread(engine, settings, stop, settings.demo_history_days if written else 0,
+                            on_history=lambda: _run_now(queue, "quality.recompute"))  # fmt: skip
             web_app = create_app(settings, engine, pipeline=pipeline, queue=queue)
             _banner(settings, admin_password, started, "all roles")
             asyncio.run(_serve(web_app, settings, queue))

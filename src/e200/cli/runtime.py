@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -64,7 +65,8 @@ class _Stopped(Exception):
 
 
 def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
-                history_days: float) -> threading.Thread:  # fmt: skip
+                history_days: float, on_history: Callable[[], None] | None = None
+                ) -> threading.Thread:  # fmt: skip
     """Fill a new demo archive with simulated history, then keep it live: the simulator
     publishes on the in-process bus that `e200 up` ingests.
 
@@ -100,6 +102,8 @@ def demo_thread(engine: Engine, settings: Settings, stop: threading.Event,
                     seconds=round(result.seconds, 1),
                 )
                 resume = result.end
+                if on_history is not None:
+                    on_history()
             # Live from where the history ends: intervals that ended while it loaded are sent at
             # once (a terminal's buffer), then in real time (the clock never runs ahead).
             run_live(grid, MemoryBus.get("default"), speed=900.0 if resume else 1.0,

@@ -33,6 +33,7 @@ from e200.kernel import ConflictError, NotFoundError
 log = structlog.get_logger(__name__)
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+SHUTDOWN_GRACE_S = 10.0
 RUNS = Counter("e200_job_runs_total", "Background job runs", ["job", "outcome"])
 DURATION = Histogram("e200_job_run_seconds", "Background job run time", ["job"])
 
@@ -174,6 +175,8 @@ class JobQueue:
                 update_heartbeat_interval=self.settings.worker_heartbeat_s,
                 stalled_worker_timeout=self.settings.worker_stalled_after_s,
                 fetch_job_polling_interval=2.0,
+                # At a stop, running jobs get this long before the worker stops waiting for them.
+                shutdown_graceful_timeout=SHUTDOWN_GRACE_S,
             )
 
     def close(self) -> None:
