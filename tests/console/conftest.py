@@ -59,7 +59,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture()
 def new_page(browser: Any, server: E200Server) -> Iterator[Callable[..., Any]]:
     """Make a page in a browser context of its own (nobody signed in, unless ``storage_state``
-    brings a session); JavaScript errors fail the test."""
+    brings a session); JavaScript errors and what the Content-Security-Policy blocks fail the
+    test."""
     contexts: list[Any] = []
     errors: list[str] = []
 
@@ -73,6 +74,9 @@ def new_page(browser: Any, server: E200Server) -> Iterator[Callable[..., Any]]:
         page = context.new_page()
         page.set_default_timeout(UI_TIMEOUT_MS)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # Anything the Content-Security-Policy blocks is an error too (api/guards.py).
+        page.on("console", lambda msg: errors.append(msg.text)
+                if "Content Security Policy" in msg.text else None)  # fmt: skip
         return page
 
     yield make

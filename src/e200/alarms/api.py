@@ -78,14 +78,14 @@ def acknowledge_alarms(data: BulkAcknowledgeIn, conn: ConnDep, principal: Princi
 
 
 @router.get(
-    "/alarms/{alarm_id}", dependencies=[requires(Permission.VIEW_DATA)], response_model=AlarmOut
+    "/alarms/{alarm_id:int}", dependencies=[requires(Permission.VIEW_DATA)], response_model=AlarmOut
 )
 def get_alarm(alarm_id: BigIntId, conn: ConnDep, scope: ScopeDep) -> AlarmOut:
     return service.get(conn, alarm_id, scope)
 
 
 @router.post(
-    "/alarms/{alarm_id}/acknowledge",
+    "/alarms/{alarm_id:int}/acknowledge",
     dependencies=[requires(Permission.ACKNOWLEDGE_ALARMS)],
     response_model=AlarmOut,
 )

@@ -41,7 +41,7 @@ def api_routes(app: FastAPI) -> list[RouteInfo]:
         requirement = next((c for c in calls if isinstance(c, Requires | Public)), None)
         found.append(
             RouteInfo(
-                ctx.path,
+                ctx.path_format,  # as in the OpenAPI document: `{alarm_id}`, not `{alarm_id:int}`
                 frozenset(ctx.methods or ()),
                 ctx.name,
                 bool(ctx.include_in_schema),
@@ -71,7 +71,7 @@ def create_app(
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
-        dependencies=[Depends(guards.refuse_nul_characters)],
+        dependencies=[Depends(guards.refuse_unstorable_input)],
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -1,6 +1,7 @@
-"""Guards against hostile input, in front of every route: NUL characters, request bodies larger
-than their route allows, cross-site requests riding on the console's session cookie, and the
-security headers of every response (API and console).
+"""Guards against hostile input, in front of every route: values PostgreSQL cannot store (NUL
+characters, subnormal numbers, integers beyond bigint), request bodies larger than their route
+allows, cross-site requests riding on the console's session cookie, and the security headers of
+every response (API and console).
 
 Each guard is declared once here and applies to every route, present and future; the limits
 are data (``BODY_LIMITS``), so a route that needs a larger body adds one line.
@@ -17,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
 
-from e200.kernel import InvalidInputError
+from e200.kernel import BIGINT_MAX, InvalidInputError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,37 +30,66 @@ PROBLEM_JSON = b"application/problem+json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MiB = 1 << 20
 
-# --- NUL characters ------------------------------------------------------------------------------
-# PostgreSQL text cannot hold U+0000: a NUL in a name or a filter reached the database and failed
-# there (500). No E200 text has a use for it, so it is refused at the door, naming the field.
+# --- values PostgreSQL cannot store -------------------------------------------------------------
+# PostgreSQL text cannot hold U+0000, a double precision cannot hold a subnormal number (5e-324:
+# "underflow"), a bigint ends at 2**63 - 1. Such values reached the database and failed there
+# (500). No E200 input has a use for them, so they are refused at the door, naming the field.
+
+DOUBLE_MIN_NORMAL = 2.2250738585072014e-308
+# A day, month or time in the first or last year of the calendar (0001, 9999): a day or a month
+# added or taken away leaves Python's calendar (OverflowError). "9999-12-31" was one such 500.
+ISO_TIME = re.compile(r"(\d{4})-\d{2}(-\d{2}([T ].*)?)?")
+YEARS = range(2, 9999)
 
 
-def _nul_in(value: Any, path: tuple[str, ...]) -> str | None:
+def _unstorable(value: Any) -> str | None:
+    """Why PostgreSQL cannot store this scalar, or E200 compute with it (None: it can)."""
     if isinstance(value, str):
-        return ".".join(path) if "\x00" in value else None
+        if "\x00" in value:
+            return "text must not contain NUL (\\x00) characters"
+        iso = ISO_TIME.fullmatch(value)
+        if iso and int(iso.group(1)) not in YEARS:
+            return f"a time in the years {YEARS.start:04d} to {YEARS.stop - 1} is required"
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if -BIGINT_MAX - 1 <= value <= BIGINT_MAX else "integer out of range"
+    if isinstance(value, float) and value != 0 and abs(value) < DOUBLE_MIN_NORMAL:
+        return "number too close to zero to store (subnormal)"
+    return None
+
+
+def _find_unstorable(value: Any, path: tuple[str, ...]) -> tuple[str, str] | None:
     if isinstance(value, dict):
         for key, item in value.items():
             where = (*path, str(key))
             if "\x00" in str(key):
-                return ".".join(where)
-            found = _nul_in(item, where)
+                return ".".join(where).replace("\x00", "\\x00"), "NUL (\\x00) in a name"
+            found = _find_unstorable(item, where)
             if found:
                 return found
+        return None
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_in(item, (*path, str(index)))
+            found = _find_unstorable(item, (*path, str(index)))
             if found:
                 return found
-    return None
+        return None
+    why = _unstorable(value)
+    return (".".join(path) or "body", why) if why else None
 
 
-async def refuse_nul_characters(request: Request) -> None:
-    """App-wide dependency: no NUL (U+0000) in path parameters, query parameters or JSON bodies."""
-    found = _nul_in(dict(request.path_params), ())
+async def refuse_unstorable_input(request: Request) -> None:
+    """App-wide dependency: no NUL (U+0000) and no time in the calendar's first or last year in
+    path or query parameters, nor those, a subnormal number or an integer beyond bigint anywhere
+    in a JSON body."""
+    found = _find_unstorable(dict(request.path_params), ())
     if found is None:
         for name, value in parse_qsl(request.url.query, keep_blank_values=True):
-            if "\x00" in name or "\x00" in value:
-                found = name.replace("\x00", "\\x00") or "query"
+            why = _unstorable("\x00") if "\x00" in name else _unstorable(value)
+            if why:
+                found = (name.replace("\x00", "\\x00") or "query", why)
                 break
     content_type = request.headers.get("content-type", "")
     declares_body = getattr(request.scope.get("route"), "body_field", None) is not None
@@ -68,10 +98,10 @@ async def refuse_nul_characters(request: Request) -> None:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
             body = None  # malformed JSON: the route's own validation answers 422
-        found = _nul_in(body, ())
+        found = _find_unstorable(body, ())
     if found is not None:
-        raise InvalidInputError(f"{found}: text must not contain NUL (\\x00) characters",
-                                field=found)  # fmt: skip
+        field, why = found
+        raise InvalidInputError(f"{field}: {why}", field=field)
 
 
 # --- ASGI helpers --------------------------------------------------------------------------------

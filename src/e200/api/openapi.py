@@ -61,11 +61,11 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _statuses(method: str, path: str, public: bool, has_body: bool) -> list[int]:
-    statuses = [400, 404, 422]
+    statuses = [400, 404, 409, 422]  # 409 also on reads: e.g. a terminal on no transformer
     if not public:
         statuses += [401, 403]
     if method in WRITES:
-        statuses += [403, 409]
+        statuses.append(403)
     if has_body or method in WRITES:
         statuses.append(413)
     if (method, path) in SIGN_IN:

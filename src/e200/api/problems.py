@@ -55,11 +55,15 @@ def install(app: FastAPI) -> None:
 
 
 def _allowed_methods(request: Request) -> list[str]:
+    """The methods of the path template the request matched first (as the router did):
+    ``/alarms/acknowledge`` is not also ``/alarms/{alarm_id}``."""
     # FastAPI >= 0.160 keeps included routers lazily; iter_route_contexts flattens them.
+    contexts = list(fastapi_routing.iter_route_contexts(request.app.router.routes))
     path = request.url.path
-    methods: set[str] = set()
-    for ctx in fastapi_routing.iter_route_contexts(request.app.router.routes):
-        regex = getattr(ctx.route, "path_regex", None)
-        if regex is not None and regex.match(path):
-            methods |= set(ctx.methods or ())
+    template = next(
+        (ctx.path for ctx in contexts
+         if (regex := getattr(ctx.route, "path_regex", None)) and regex.match(path)),
+        None,
+    )  # fmt: skip
+    methods = {m for ctx in contexts if ctx.path == template for m in ctx.methods or ()}
     return sorted(methods)
