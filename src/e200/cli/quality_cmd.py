@@ -37,7 +37,7 @@ def compute(
     except ValueError as exc:
         raise typer.BadParameter("YYYY-MM-DD", param_hint="--day") from exc
     wanted = [last - timedelta(days=i) for i in range(days - 1, -1, -1)]
-    rules = quality.QualityRules(offline_after_intervals=settings.offline_after_intervals)
+    rules = quality.QualityRules()
     database = Database.open(settings)
     try:
         upgrade(database.engine)

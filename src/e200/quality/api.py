@@ -33,12 +33,6 @@ def _tz(request: Request) -> str:
     return str(request.app.state.settings.timezone)
 
 
-def rules_of(request: Request) -> QualityRules:
-    return QualityRules(
-        offline_after_intervals=int(request.app.state.settings.offline_after_intervals)
-    )
-
-
 @router.get("/summary", dependencies=[requires(Permission.VIEW_DATA)], response_model=SummaryOut)
 def summary(
     conn: ConnDep, scope: ScopeDep, request: Request, day: Day = None,
@@ -131,7 +125,7 @@ def compute(data: ComputeIn, conn: ConnDep, request: Request) -> ComputeOut:
     """Recompute a day's figures for the whole grid now (they are derived data: a recompute
     replaces the day and never counts anything twice)."""
     day = service.parse_day(data.day, _tz(request))
-    done = compute_day(conn, day, _tz(request), rules_of(request))
+    done = compute_day(conn, day, _tz(request), QualityRules())
     return ComputeOut(day=day, meters=done.meters, terminals=done.terminals,
                       seconds=round(done.seconds, 3), partial=done.partial)  # fmt: skip
 

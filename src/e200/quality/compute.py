@@ -54,11 +54,6 @@ class QualityRules:
     deadline_h: float = 24.0
     """The daily frozen reading of day D counts as a success when it arrives at most this many
     hours after D's local midnight (default: by the end of D)."""
-    offline_after_intervals: float | None = None
-    """Ignored (kept until its callers drop it): a terminal is offline after k × its reporting
-    interval without a message, k being the ``terminal_offline`` alarm rule's threshold in force
-    for it (``alarms.offline_after``) — the same k the offline alarm and the monitoring view
-    judge it by."""
     lookback_days: int = 3
     """Transformer readings stamped this long before the day may still show a terminal alive in
     the day (a late delivery); older ones are not read."""

@@ -11,7 +11,7 @@ from e200.quality.compute import QualityRules, compute_day, local_today, purge_b
 
 def _recompute(ctx: JobContext) -> str:
     settings = ctx.settings
-    rules = QualityRules(offline_after_intervals=settings.offline_after_intervals)
+    rules = QualityRules()  # k of liveness: the offline alarm's threshold in force
     today = local_today(settings.timezone)
     with ctx.engine.begin() as conn:
         purge_before(conn, today - timedelta(days=settings.retention_days))
