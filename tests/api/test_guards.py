@@ -297,3 +297,27 @@ def test_sign_in_is_limited_per_source_address(engine: Engine, tmp_path: Path) -
         body = problem(refused, 429)
         assert body.get("field") is None and "your address" in str(body["detail"])
         assert refused.headers["retry-after"] == "45"
+
+
+# --- database refusals that reach the API --------------------------------------------------------
+
+
+def test_a_race_on_a_key_left_to_the_database_is_409_not_500(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Two requests storing the same key at once (a day's quality recompute twice): the loser
+    gets 409 problem+json."""
+    from e200.db.web import PUBLIC
+
+    app = create_app(Settings(data_dir=tmp_path, database_url="unused://"), engine, console=False)
+
+    @app.post("/api/v1/test-race", dependencies=[PUBLIC])
+    def race() -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TEMP TABLE once (k int PRIMARY KEY)")
+            conn.exec_driver_sql("INSERT INTO once VALUES (1), (1)")
+        raise AssertionError("unreachable")
+
+    with TestClient(app) as client:
+        body = problem(client.post("/api/v1/test-race"), 409)
+        assert "concurrent" in str(body["detail"])

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi import routing as fastapi_routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from e200.kernel import E200Error, TooManyRequestsError
@@ -33,6 +34,24 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, TooManyRequestsError):
             response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A safety net: slices translate the constraint violations they expect into typed errors.
+        # One that gets here is a race (two requests storing the same key at once) or a check
+        # the slice left to the database: the client's to resolve, not a server error.
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate in ("23502", "23514"):  # not null, check
+            return problem(422, "Invalid input", "a value breaks a rule of the stored data",
+                           instance=request.url.path)  # fmt: skip
+        return problem(409, "Conflict", "conflicts with what is stored, possibly by a concurrent "
+                       "request; read it again and retry", instance=request.url.path)  # fmt: skip
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A safety net beside api/guards.py: a value the database cannot store or compare.
+        return problem(422, "Invalid input", "a value is out of the range the database stores",
+                       instance=request.url.path)  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
