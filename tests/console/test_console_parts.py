@@ -175,10 +175,11 @@ def test_navigation_offers_only_what_the_roles_grant() -> None:
 
     viewer = ["overview", "archive", "fleet", "alarms", "quality", "query"]
     assert keys(_principal(Permission.VIEW_DATA)) == viewer
-    assert keys(_principal(*Permission)) == [*viewer, "import", "users", "audit"]
+    assert keys(_principal(*Permission)) == [*viewer, "import", "users", "audit", "jobs"]
     assert keys(_principal(Permission.VIEW_DATA, Permission.IMPORT_ARCHIVES)) == [
         *viewer, "import"]  # fmt: skip
     assert keys(_principal(Permission.MANAGE_USERS)) == ["users", "audit"]
+    assert keys(_principal(Permission.MANAGE_JOBS)) == ["jobs"]
     assert keys(_principal(*Permission, must_change=True)) == [], "first the password"
 
 
