@@ -7,7 +7,8 @@ two `e200 ingest` and `e200 serve` for a run that spans several periods.
   the upload was accepted), its worker is SIGKILLed mid-import and another worker finishes it,
   with its effect applied once; a new `e200 serve` reports it done.
 
-tests/console/test_serve_instances_browser.py covers two `e200 serve` behind one database (sessions, alarms).
+tests/console/test_serve_instances_browser.py covers two `e200 serve` behind one database
+(sessions, alarms).
 """
 
 from __future__ import annotations
