@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +178,20 @@ class E200Server:
                 return None
         finally:
             self._log_handle.close()
+
+
+@contextmanager
+def signed_in_up(prefix: str, **env_overrides: str) -> Iterator[E200Server]:
+    """`e200 up --demo` in a folder of its own, the admin's one-time password changed and the
+    API helpers acting as the admin; Ctrl-C at the end must stop it cleanly."""
+    from tests.conftest import shared_tmp_dir
+
+    root = shared_tmp_dir(prefix)
+    srv = E200Server(root / "var", **env_overrides)
+    try:
+        srv.wait_healthy()
+        srv.sign_in_admin()
+        yield srv
+    finally:
+        code = srv.interrupt()
+    assert code == 0, f"e200 up did not stop cleanly on Ctrl-C ({code}):\n{srv.output()}"

@@ -19,8 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import shared_tmp_dir
-from tests.server import E200Server
+from tests.server import E200Server, signed_in_up
 
 MAX_EXAMPLES = 15  # per operation and phase; ~4,000 test cases
 SEED = 2026
@@ -51,15 +50,8 @@ EXCLUDED_CHECKS = [
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[E200Server]:
-    root = shared_tmp_dir("e200-schemathesis-")
-    srv = E200Server(root / "var", E200_DEMO_HISTORY_DAYS="0.1")
-    try:
-        srv.wait_healthy()
-        srv.sign_in_admin()
+    with signed_in_up("e200-schemathesis-", E200_DEMO_HISTORY_DAYS="0.1") as srv:
         yield srv
-    finally:
-        code = srv.interrupt()
-    assert code == 0, srv.output()
 
 
 def schemathesis_command(server: E200Server, report_dir: Path) -> list[str]:

@@ -7,15 +7,14 @@ session (its cookies), so each test starts signed in without repeating the login
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, require, shared_tmp_dir
-from tests.server import E200Server
+from tests.conftest import REPO_ROOT, require
+from tests.server import E200Server, signed_in_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,16 +29,8 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 def server() -> Iterator[E200Server]:
     """`e200 up --demo` with a few hours of simulated history (for the curves); the admin's
     one-time password is changed and the API helpers act as the admin."""
-    root = shared_tmp_dir("e200-console-")
-    srv = E200Server(root / "var", E200_DEMO_HISTORY_DAYS="0.25")
-    try:
-        srv.wait_healthy()
-        srv.sign_in_admin()
+    with signed_in_up("e200-console-", E200_DEMO_HISTORY_DAYS="0.25") as srv:
         yield srv
-    finally:
-        code = srv.interrupt()
-    assert code == 0, f"e200 up did not stop cleanly on Ctrl-C ({code}):\n{srv.output()}"
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
