@@ -8,6 +8,7 @@ session (its cookies), so each test starts signed in without repeating the login
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,22 @@ UI_TIMEOUT_MS = 15_000
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
+def history_days(now: datetime | None = None) -> str:
+    """Six hours of demo history, but never all of today (UTC): the quality drill-down needs
+    intervals of today that the history left out, which the live simulator holds and answers
+    a re-collection with (it keeps the day it started in). Shortly after midnight there may be
+    none; from 03:00 UTC on there are."""
+    now = now or datetime.now(UTC)
+    since_midnight_h = now.hour + now.minute / 60
+    hours = 6.0 if since_midnight_h >= 7.0 else max(2.0, since_midnight_h - 1.0)
+    return f"{hours / 24:.4f}"
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[E200Server]:
     """`e200 up --demo` with a few hours of simulated history (for the curves); the admin's
     one-time password is changed and the API helpers act as the admin."""
-    with signed_in_up("e200-console-", E200_DEMO_HISTORY_DAYS="0.25") as srv:
+    with signed_in_up("e200-console-", E200_DEMO_HISTORY_DAYS=history_days()) as srv:
         yield srv
 
 

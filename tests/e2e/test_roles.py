@@ -156,7 +156,9 @@ def test_periodic_jobs_run_once_per_period_and_a_killed_workers_import_finishes_
             again.interrupt()
 
         # Let the schedules run a few more periods on the two remaining workers.
-        wait_for("six periods", lambda: datetime.now(UTC) - started > timedelta(seconds=35))
+        wait_for(
+            "twelve periods", lambda: datetime.now(UTC) - started > timedelta(seconds=12 * PERIOD_S)
+        )
         ended = datetime.now(UTC)
     finally:
         for role in roles:
