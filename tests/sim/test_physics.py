@@ -7,12 +7,10 @@ import warnings
 from datetime import UTC, datetime
 
 import numpy as np
-import pytest
+import pandapower as pp  # a dev dependency: installed by make test, never skipped
 
 from e200.sim import physics, profiles
 from e200.sim.grid import CABLES, GridSizes, build_grid
-
-pp = pytest.importorskip("pandapower")
 
 
 def _pandapower_net(area):  # type: ignore[no-untyped-def]

@@ -56,6 +56,12 @@ def _pool_args(url: str, max_size: int) -> dict[str, Any]:
     }
 
 
+def _lock_key(job: Scheduled) -> str | None:
+    """The lock and queueing lock of a job: a periodic job never overlaps itself and waits at
+    most once in the queue; jobs with arguments (imports) run side by side."""
+    return job.name if job.cron is not None else None
+
+
 class JobQueue:
     """This process's view of the queue: what it may run, and how to queue work."""
 
@@ -83,7 +89,7 @@ class JobQueue:
 
     def _register(self, job: Scheduled) -> None:
         spec = job.spec
-        periodic = job.cron is not None
+        key = _lock_key(job)
 
         def run(context: procrastinate.JobContext, /, timestamp: int | None = None,
                 **args: Any) -> None:  # fmt: skip
@@ -91,16 +97,10 @@ class JobQueue:
             self.run_one(job, context.job.id, context.job.attempts + 1, timestamp, args)
 
         task = self.app.task(
-            name=spec.name,
-            queue=spec.queue,
-            retry=spec.retries,
-            pass_context=True,
-            # A periodic job never overlaps itself, and waits at most once in the queue.
-            lock=spec.name if periodic else None,
-            queueing_lock=spec.name if periodic else None,
-        )(run)
-        if periodic:
-            assert job.cron is not None
+            name=spec.name, queue=spec.queue, retry=spec.retries, pass_context=True,
+            lock=key, queueing_lock=key,
+        )(run)  # fmt: skip
+        if job.cron is not None:
             self.app.periodic(cron=job.cron, periodic_id=spec.name)(task)
 
     def run_one(self, job: Scheduled, queue_job_id: int, attempt: int, timestamp: int | None,
@@ -143,7 +143,6 @@ class JobQueue:
         job = self.jobs.get(name)
         if job is None:
             raise NotFoundError("job", name)
-        periodic = job.cron is not None
         with self._defer_lock:  # opened on first use: most processes never queue anything
             if not self._defer_open:
                 self._defer_app.open()
@@ -151,7 +150,7 @@ class JobQueue:
         try:
             job_id: int = self._defer_app.configure_task(
                 name, allow_unknown=True, queue=job.spec.queue,
-                lock=name if periodic else None, queueing_lock=name if periodic else None,
+                lock=_lock_key(job), queueing_lock=_lock_key(job),
             ).defer(**(args or {}))  # fmt: skip
         except AlreadyEnqueued as exc:
             raise ConflictError(f"{name} is already waiting to run") from exc

@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from e200.archives.events import announce_written
 from e200.archives.imports import jobs, read
 from e200.archives.imports.engine import Options
 from e200.archives.imports.queue import NoJobQueueError, fail_job, start_job
@@ -242,12 +243,6 @@ def upload_import(
     job_id = jobs.create_job(
         engine, username=principal.username, scope=scope, files=files, options=options
     )
-    pipeline = getattr(request.app.state, "pipeline", None)
-
-    def forget() -> None:  # the ingest pipeline caches archive devices
-        if pipeline is not None and hasattr(pipeline, "forget_devices"):
-            pipeline.forget_devices()
-
     request.state.audit_detail = {
         "job": job_id,
         "file": name,
@@ -276,7 +271,7 @@ def upload_import(
             headers={"Location": f"/api/v1/archives/imports/{job_id}"},
         )
     try:
-        jobs.execute_job(engine, job_id, files, options, scope, on_written=forget)
+        jobs.execute_job(engine, job_id, files, options, scope, on_written=announce_written)
     finally:
         path.unlink(missing_ok=True)
     with engine.connect() as conn:
